@@ -1,0 +1,95 @@
+"""From a config to evaluated trees: the one entry point every command and sheet goes through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cached_property
+
+from .architectures import GROUP_LABELS, Derivation, derivation
+from .components import weight
+from .config import ModelConfig
+from .errors import UsageError
+from .steps import Dim, Evaluated, Step, evaluate
+from .symbols import SYMBOLS
+
+DTYPE_BYTES: dict[str, int] = {"fp32": 4, "bf16": 2, "fp16": 2}
+
+
+def memory_step(params: Step, dtype: str) -> Step:
+    """Bytes to hold the weights: total_parameters * bytes per parameter."""
+    return weight(f"memory.{dtype}", f"memory_{dtype}", Dim("total_parameters", params.expr, "P"),
+                  Dim.const(DTYPE_BYTES[dtype]), f"bytes to load the weights in {dtype}")
+
+
+@dataclass(frozen=True, eq=False)
+class Accounting:
+    """Exact figures for one config at one batch size and sequence length."""
+
+    config: ModelConfig
+    batch_size: int
+    seq_len: int
+    derivation: Derivation
+
+    @cached_property
+    def subs(self) -> dict:
+        values = {SYMBOLS[k]: v for k, v in self.config.values().items()}
+        values[SYMBOLS["batch_size"]] = self.batch_size
+        values[SYMBOLS["seq_len"]] = self.seq_len
+        return values
+
+    @cached_property
+    def params(self) -> Evaluated:
+        return evaluate(self.derivation.params, self.subs)
+
+    @cached_property
+    def buffers(self) -> Evaluated:
+        return evaluate(self.derivation.buffers, self.subs)
+
+    @cached_property
+    def forward(self) -> Evaluated:
+        return evaluate(self.derivation.forward, self.subs)
+
+    def memory(self, dtype: str = "fp32") -> Evaluated:
+        return evaluate(memory_step(self.derivation.params, dtype), self.subs)
+
+    @property
+    def total_params(self) -> int:
+        return self.params.value
+
+    @property
+    def forward_flops(self) -> int:
+        return self.forward.value
+
+    @cached_property
+    def groups(self) -> dict[str, int]:
+        """Forward FLOPs per share group (attention projections, scores, FFN, lm_head)."""
+        out: dict[str, int] = {}
+        for group, expr in self.derivation.forward_groups.items():
+            value = expr.xreplace({k: v for k, v in self.subs.items()})
+            out[group] = int(value)
+        assert sum(out.values()) == self.forward_flops, "groups must partition the forward FLOPs"
+        return out
+
+    @cached_property
+    def shares(self) -> dict[str, Fraction]:
+        return {g: Fraction(v, self.forward_flops) for g, v in self.groups.items()}
+
+    @staticmethod
+    def group_label(group: str) -> str:
+        return GROUP_LABELS.get(group, group)
+
+
+def account(config: ModelConfig, batch_size: int = 1, seq_len: int | None = None,
+            architecture: str = "assignment") -> Accounting:
+    seq = config.context_length if seq_len is None else seq_len
+    if batch_size <= 0:
+        raise UsageError(f"--batch: must be a positive integer, got {batch_size}")
+    if seq <= 0:
+        raise UsageError(f"--seq-len: must be a positive integer, got {seq}")
+    if seq > config.context_length:
+        raise UsageError(
+            f"--seq-len: {seq} exceeds context_length {config.context_length} of {config.name} "
+            f"(use --set context_length={seq})"
+        )
+    return Accounting(config, batch_size, seq, derivation(architecture))

@@ -1,0 +1,108 @@
+"""The documented Python API; the CLI only wraps these functions.
+
+    >>> from derive import api
+    >>> cfg = api.load_config("gpt2-xl")
+    >>> acc = api.account(cfg)
+    >>> acc.total_params, acc.forward_flops
+    (2127057600, 4513336524800)
+    >>> text = api.render_sheet(fmt="md")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from .accounting import DTYPE_BYTES, Accounting, account
+from .architectures import GROUP_LABELS, Derivation, derivation
+from .config import ModelConfig, load_config, parse_overrides, preset_names
+from .formatting import TreeLine, expr_text, tree_lines
+from .render import FORMATS, render, write_atomic
+from .sheets import CONVENTIONS, DEFAULT_SHEET, SHEETS, get_sheet
+from .steps import Evaluated
+
+__all__ = [
+    "Accounting", "Derivation", "ModelConfig", "account", "derivation", "load_config", "parse_overrides",
+    "preset_names", "render_sheet", "write_sheets", "params_report", "flops_report", "tree_lines",
+]
+
+
+def load_configs(specs: Sequence[str], overrides: Mapping[str, Any] | None = None) -> list[ModelConfig]:
+    return [load_config(spec, overrides) for spec in specs]
+
+
+def sheet_context(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
+                  overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    sheet = get_sheet(name)
+    context = sheet.build(list(configs), overrides or {})
+    context.setdefault("conventions", CONVENTIONS)
+    return context
+
+
+def render_sheet(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
+                 overrides: Mapping[str, Any] | None = None, fmt: str = "md") -> str:
+    return render(name, fmt, sheet_context(name, configs, overrides))
+
+
+def write_sheets(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
+                 overrides: Mapping[str, Any] | None = None, formats: Iterable[str] = FORMATS,
+                 out_dir: str | Path = "build") -> list[Path]:
+    """Render every format first, then write each atomically: a failure writes nothing half-done."""
+    context = sheet_context(name, configs, overrides)
+    stem = name if not configs else f"{name}-{'-'.join(c.name for c in configs)}"
+    rendered = [(Path(out_dir) / f"{stem}.{fmt}", render(name, fmt, context)) for fmt in formats]
+    for path, text in rendered:
+        write_atomic(path, text)
+    return [path for path, _ in rendered]
+
+
+def tree_json(node: Evaluated) -> dict[str, Any]:
+    s = node.step
+    out: dict[str, Any] = {"key": s.key, "title": s.title, "value": node.value,
+                           "formula": expr_text(s.expr)}
+    if s.description:
+        out["description"] = s.description
+    if s.kind == "matmul":
+        out["shapes"] = [list(shape) for shape in node.shape_values]
+    if node.repeat_value is not None:
+        out["times"] = node.repeat_value
+    if node.children:
+        out["children"] = [tree_json(c) for c in node.children]
+    return out
+
+
+def params_report(acc: Accounting) -> dict[str, Any]:
+    block = acc.params.find("params.block")
+    return {
+        "config": acc.config.name,
+        "total": acc.total_params,
+        "closed_form": expr_text(acc.derivation.params.expr),
+        "per_block": block.value,
+        "components": [tree_json(c) for c in acc.params.children],
+        "buffers": {"total": acc.buffers.value, "components": [tree_json(c) for c in acc.buffers.children]},
+        "memory_bytes": {dtype: acc.memory(dtype).value for dtype in DTYPE_BYTES},
+    }
+
+
+def flops_report(acc: Accounting) -> dict[str, Any]:
+    return {
+        "config": acc.config.name,
+        "batch_size": acc.batch_size,
+        "seq_len": acc.seq_len,
+        "forward": {
+            "total": acc.forward_flops,
+            "closed_form": expr_text(acc.derivation.forward.expr),
+            "per_block": acc.forward.find("forward.block").value,
+            "groups": {g: {"flops": v, "label": GROUP_LABELS.get(g, g)} for g, v in acc.groups.items()},
+            "components": [tree_json(c) for c in acc.forward.children],
+        },
+    }
+
+
+def table_text(lines: list[TreeLine]) -> str:
+    """A readable terminal table: indented name, value, formula."""
+    rows = [("  " * ln.depth + ln.label, f"{ln.value:,}" if ln.value is not None else "",
+             ln.segments[0] if ln.segments else "") for ln in lines]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    return "\n".join(f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in rows)

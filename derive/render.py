@@ -1,0 +1,91 @@
+"""Jinja environments (StrictUndefined; LaTeX escaping by default) and atomic writing of outputs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .errors import RenderError
+from .formatting import fmt_int, tex_int
+from .resources import templates_dir
+
+FORMATS = ("md", "tex")
+
+_TEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+}
+
+
+class TeX(str):
+    """A string that is already LaTeX; everything else is escaped on output."""
+
+
+def escape_tex(text: str) -> str:
+    return "".join(_TEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def _tex_finalize(value: Any) -> str:
+    if isinstance(value, TeX):
+        return value
+    return escape_tex(str(value))
+
+
+def _md_cell(value: Any) -> str:
+    return str(value).replace("|", r"\|")
+
+
+@lru_cache(maxsize=None)
+def environment(fmt: str) -> jinja2.Environment:
+    loader = jinja2.FileSystemLoader(str(templates_dir()))
+    if fmt == "tex":
+        env = jinja2.Environment(
+            loader=loader, undefined=jinja2.StrictUndefined, finalize=_tex_finalize,
+            block_start_string="<%", block_end_string="%>", variable_start_string="<<",
+            variable_end_string=">>", comment_start_string="<#", comment_end_string="#>",
+            trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False,
+        )
+        env.filters["num"] = lambda n: TeX(tex_int(n))
+        env.filters["tex"] = lambda s: TeX(s)  # mark code-made LaTeX (sympy output) as safe
+        env.filters["esc"] = lambda s: TeX(escape_tex(str(s)))
+    else:
+        env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                 lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+        env.filters["num"] = fmt_int
+        env.filters["cell"] = _md_cell
+    return env
+
+
+def render(template: str, fmt: str, context: dict[str, Any]) -> str:
+    try:
+        return environment(fmt).get_template(f"{template}.{fmt}.j2").render(**context)
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(f"{templates_dir()}: no template {exc.name}") from None
+    except jinja2.UndefinedError as exc:
+        raise RenderError(f"{template}.{fmt}.j2: {exc.message}") from None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside the target, then rename: never a half-written output."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise RenderError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
