@@ -1,0 +1,5 @@
+"""`python -m derive` runs the CLI."""
+
+from .cli import main
+
+main()
