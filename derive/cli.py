@@ -61,7 +61,9 @@ def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, set
     """Render an answer sheet (Markdown and/or LaTeX) into OUT.
 
     With no CONFIG, the default sheet: the transformer-accounting problem for the GPT-2 XL shape, with
-    GPT-2 small to XL compared in part (d). CONFIG is """ + CONFIG_HELP + "."
+    GPT-2 small to XL compared in part (d). CONFIG is a preset name (gpt2-xl) or a YAML file; with several,
+    the first is the subject of parts (a)-(c) and (e) and all are compared in part (d).
+    """
     from . import api
 
     overrides = api.parse_overrides(sets)
