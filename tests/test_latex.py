@@ -29,3 +29,11 @@ def test_sheet_with_awkward_names_compiles(tmp_path):
     cfg = api.load_config("gpt2-small").replace(name="my_model #1 & 50% {test} ~x^2 \\o/",
                                                  description="a $pecial <one>")
     compile_tex(api.render_sheet(configs=[cfg], fmt="tex"), tmp_path)
+
+
+def test_markup_is_not_escaped_twice():
+    # Macro output and sympy's LaTeX are markup; only data strings are escaped. A doubly escaped sheet
+    # still compiles, but prints its own source.
+    text = api.render_sheet(fmt="tex")
+    assert r"\textbackslash{}" not in text
+    assert r"\begin{tabular}" in text and r"\texttt{q\_proj}" in text
