@@ -82,3 +82,13 @@ def test_bad_config_and_choice():
     assert run("nope").exit_code == 2
     assert run("hardware").exit_code == 2
     assert run("gpt2-xl", "--recompute", "half").exit_code == 2
+
+
+def test_backward_and_causal_conventions():
+    exact = json.loads(run("gpt2-xl", "--json").output)
+    twice = json.loads(run("gpt2-xl", "--json", "--backward", "2x-forward").output)
+    assert twice["step_flops"] == exact["step_flops"]
+    causal = json.loads(run("gpt2-xl", "--json", "--causal").output)
+    # the two attention-square matmuls (2 * 2*B*S^2*d per block) halved, forward and backward: 3 x that saving
+    assert exact["step_flops"] - causal["step_flops"] == 3 * 48 * 2 * 1024 * 1024**2 * 1600
+    assert causal["conventions"]["causal"] is True
