@@ -106,3 +106,10 @@ def table_text(lines: list[TreeLine]) -> str:
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     return "\n".join(f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in rows)
+
+
+def train_report(config: ModelConfig, **options: Any) -> dict[str, Any]:
+    """`derive train --json` as a function: options as in train_accounting.train_account."""
+    from .train_accounting import train_account, train_report as report
+
+    return report(train_account(config, **options))

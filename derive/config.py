@@ -16,6 +16,8 @@ from .resources import configs_dir
 INT_KEYS: tuple[str, ...] = ("vocab_size", "context_length", "num_layers", "d_model", "num_heads", "d_ff")
 # Free-text keys: allowed, never required.
 TEXT_KEYS: tuple[str, ...] = ("name", "description", "d_ff_source")
+# YAML files in configs/ that are data tables, not model presets.
+NOT_PRESETS: tuple[str, ...] = ("hardware",)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ def _validate(data: Mapping[str, Any], source: str, default_name: str) -> ModelC
 
 
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in configs_dir().glob("*.yaml") if not p.stem.startswith("_"))
+    return sorted(p.stem for p in configs_dir().glob("*.yaml")
+                  if not p.stem.startswith("_") and p.stem not in NOT_PRESETS)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -118,7 +121,7 @@ def load_config(spec: str | Path, overrides: Mapping[str, Any] | None = None) ->
         data, source, default_name = _read_yaml(path), str(path), path.stem
     else:
         preset = configs_dir() / f"{spec_str}.yaml"
-        if not preset.is_file():
+        if not preset.is_file() or spec_str in NOT_PRESETS:
             raise ConfigError(
                 spec_str, None, f"unknown preset (known presets: {', '.join(preset_names())})"
             )

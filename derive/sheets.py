@@ -170,3 +170,12 @@ def get_sheet(name: str) -> Sheet:
         return SHEETS[name]
     except KeyError:
         raise UsageError(f"--sheet: unknown sheet {name!r} (known sheets: {', '.join(SHEETS)})") from None
+
+
+def _adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    from .train_sheet import adamw_accounting  # imported late: it builds on this module's neighbours
+
+    return adamw_accounting(configs, overrides)
+
+
+SHEETS["adamw-accounting"] = Sheet("adamw-accounting", "AdamW training accounting", _adamw_accounting)
