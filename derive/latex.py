@@ -70,12 +70,19 @@ def num(n: int) -> str:
     return rf"\dnum{{{n}}}"
 
 
+_NUMBER_AFTER_NUMBER = re.compile(r"(\d|\})\s+(?=\\dnum\{)")
+
+
 class MacroPrinter(LatexPrinter):
     """sympy's LaTeX with symbol macros and \\dnum integers (only numbers of 4+ digits need grouping)."""
 
     def __init__(self, numbers: bool = True) -> None:
         super().__init__({"symbol_names": {SYMBOLS[n]: macro(n) for n in MACRO_NAMES}})
         self._numbers = numbers
+
+    def doprint(self, expr) -> str:
+        # sympy puts \cdot only between factors that start with a digit; \dnum{...} starts with "\".
+        return _NUMBER_AFTER_NUMBER.sub(r"\1 \\cdot ", super().doprint(expr))
 
     def _print_Integer(self, expr: sympy.Integer) -> str:  # noqa: N802 (sympy's naming)
         if self._numbers and abs(int(expr)) >= 1000:
@@ -90,6 +97,10 @@ def _plain_parens(text: str) -> str:
 
 def expr_tex(expr: sympy.Expr) -> str:
     return _plain_parens(MacroPrinter().doprint(expr))
+
+
+_NUMBER_AFTER_NUMBER = re.compile(r"(\d|\})\s+(?=\\dnum\{)")
+
 
 
 def with_numbers(expr: sympy.Expr, subs: dict) -> sympy.Expr:
@@ -125,21 +136,29 @@ def _terms_tex(expr: sympy.Expr, printer: MacroPrinter, width: int) -> list[str]
     return tokens
 
 
-def equation(lhs: str, expr: sympy.Expr, rhs_suffix: str = "", width: int = 70) -> str:
-    """A display equation `lhs = expr [= suffix]`, as multline* when it would not fit on one line."""
+def equation(lhs: str, expr: sympy.Expr, rhs_suffix: str = "", width: int = 58,
+             more: tuple[sympy.Expr, ...] = ()) -> str:
+    """`lhs = expr [= more ...] [suffix]` as equation*, or multline* broken at + and = when too wide."""
     printer = MacroPrinter()
-    whole = f"{lhs} = {expr_tex(expr)}{rhs_suffix}"
+    chain = [sympy.sympify(expr), *more]
+    whole = f"{lhs} = " + " = ".join(expr_tex(e) for e in chain) + rhs_suffix
     if visible_width(whole) <= width:
         return f"\\begin{{equation*}}\n{whole}\n\\end{{equation*}}"
-    tokens = _terms_tex(sympy.sympify(expr), printer, width)
+    tokens: list[str] = []
+    for i, e in enumerate(chain):
+        part = _terms_tex(e, printer, width)
+        if i:
+            part[0] = "= " + part[0]
+        tokens.extend(part)
+    if rhs_suffix:
+        tokens.append(rhs_suffix.strip())
     lines, current = [], f"{lhs} = "
     for tok in tokens:
         if visible_width(current + tok) > width and current.strip() not in ("", f"{lhs} ="):
             lines.append(current.rstrip())
             current = ""
         current += tok + " "
-    current = current.rstrip() + rhs_suffix
-    lines.append(current)
+    lines.append(current.rstrip())
     body = " \\\\\n".join(lines)
     return f"\\begin{{multline*}}\n{body}\n\\end{{multline*}}"
 

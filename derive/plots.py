@@ -104,7 +104,9 @@ def context_figure(data: dict[str, Any], fmt: str = "svg") -> bytes:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     lengths = data["lengths"]
     cross = data["crossover"]
-    left.loglog(lengths, data["flops"], marker="o", base=2)
+    left.plot(lengths, data["flops"], marker="o")
+    left.set_xscale("log", base=2)
+    left.set_yscale("log")
     left.set_xlabel("context length (tokens)")
     left.set_ylabel("forward FLOPs per sequence")
     left.set_title(f"{data['model']}: total forward FLOPs")
