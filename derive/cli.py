@@ -56,8 +56,10 @@ def main() -> None:
               help="Output format.")
 @click.option("--out", "out_dir", default="build", show_default=True, type=click.Path(file_okay=False),
               help="Directory the sheet is written into.")
+@click.option("--fragment", is_flag=True, help="LaTeX without preamble or \\begin{document}, for \\input{}.")
 @set_option
-def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, sets: tuple[str, ...]) -> None:
+def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, sets: tuple[str, ...],
+          fragment: bool = False) -> None:
     """Render an answer sheet (Markdown and/or LaTeX) into OUT.
 
     With no CONFIG, the default sheet: the transformer-accounting problem for the GPT-2 XL shape, with
@@ -69,7 +71,7 @@ def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, set
     overrides = api.parse_overrides(sets)
     loaded = api.load_configs(configs, overrides)
     formats = ("md", "tex") if fmt == "all" else (fmt,)
-    for path in api.write_sheets(sheet_name, loaded, overrides, formats, out_dir):
+    for path in api.write_sheets(sheet_name, loaded, overrides, formats, out_dir, fragment=fragment):
         click.echo(f"wrote {path}")
 
 
@@ -165,6 +167,79 @@ def train(config: str, batch: int | None, budget: str | None, steps: int | None,
     click.echo(f"time: {t.steps:,} steps on {t.hardware.key} at {float(t.mfu):.0%} MFU = "
                f"{report['seconds']:,.0f} s = {report['days']:,.2f} days")
 
+
+def _emit(text: str, out: str | None) -> None:
+    """Print to stdout, or write OUT atomically."""
+    from pathlib import Path
+
+    from .render import write_atomic
+
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(Path(out), text)
+        click.echo(f"wrote {out}")
+
+
+@main.command()
+@click.argument("configs", nargs=-1, required=True, metavar="CONFIG ...")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "tex"]), default="md", show_default=True)
+@click.option("--columns", default=None, metavar="KEY,KEY,...",
+              help="Columns to show (default: model,params,memory_fp32,memory_bf16,forward_flops,"
+                   "forward_flops_per_token,attention_share).")
+@click.option("--fragment", is_flag=True, help="LaTeX tabular only (macros provided), for \\input{}.")
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write to this file.")
+@set_option
+def table(configs: tuple[str, ...], fmt: str, columns: str | None, fragment: bool, out: str | None,
+          sets: tuple[str, ...]) -> None:
+    """One row per model: parameters, weight memory, forward FLOPs per sequence and per token, shares.
+
+    Each CONFIG is a preset name (gpt2-xl), a YAML file, or a Hugging Face config.json.
+    """
+    from . import api
+    from .tables import render_table
+
+    accs = [api.account(c) for c in api.load_configs(configs, api.parse_overrides(sets))]
+    _emit(render_table(accs, fmt, columns, fragment), out)
+
+
+@main.command()
+@click.argument("config", metavar="CONFIG")
+@click.argument("quantity", metavar="QUANTITY")
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "tex"]), default="text", show_default=True)
+@click.option("--numbers", is_flag=True, help="Also show the formula with the config's numbers.")
+@click.option("--seq-len", type=int, default=None, help="Tokens per sequence (default: context_length).")
+@click.option("--batch", type=int, default=1, show_default=True, help="Sequences per batch.")
+@set_option
+def formula(config: str, quantity: str, fmt: str, numbers: bool, seq_len: int | None, batch: int,
+            sets: tuple[str, ...]) -> None:
+    """The closed form of QUANTITY (params, forward_flops, memory_fp32, ...) for CONFIG."""
+    from . import api
+    from .formulas import render_formula
+
+    acc = api.account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len)
+    click.echo(render_formula(acc, quantity, fmt, numbers), nl=False)
+
+
+@main.command()
+@click.argument("configs", nargs=-1, metavar="[CONFIG ...]")
+@click.option("--kind", type=click.Choice(["shares", "context"]), default="shares", show_default=True,
+              help="shares: forward-FLOP shares per model; context: FLOPs and shares against context length.")
+@click.option("--out", default=None, type=click.Path(dir_okay=False),
+              help="Output file: .svg/.png/.pdf (matplotlib) or .tex (pgfplots). Default build/plot-KIND.svg.")
+@set_option
+def plot(configs: tuple[str, ...], kind: str, out: str | None, sets: tuple[str, ...]) -> None:
+    """Draw part (d)'s or part (e)'s chart on its own (default configs: GPT-2 small to XL / gpt2-xl)."""
+    from pathlib import Path
+
+    from . import api
+    from .plotting import write_plot
+
+    overrides = api.parse_overrides(sets)
+    loaded = api.load_configs(configs, overrides)
+    path = Path(out) if out else Path("build") / f"plot-{kind}.svg"
+    write_plot(kind, loaded, overrides, path)
+    click.echo(f"wrote {path}")
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -148,7 +148,15 @@ def transformer_accounting(configs: list[ModelConfig], overrides: Mapping[str, A
         "long_factor_tokens": fmt_decimal(ratio_tokens, 0),
         "long_shifts": shifts,
         "group_labels": GROUP_LABELS,
+        **plot_context(primary, family_accs),
     }
+
+
+def plot_context(primary: ModelConfig, family_accs: list[Accounting]) -> dict[str, Any]:
+    """Chart data for parts (d) and (e); the crossover context length is solved symbolically."""
+    from .plots import context_data, shares_data
+
+    return {"shares_plot": shares_data(family_accs), "context_plot": context_data(primary)}
 
 
 @dataclass(frozen=True)
