@@ -81,6 +81,7 @@ def params_report(acc: Accounting) -> dict[str, Any]:
         "components": [tree_json(c) for c in acc.params.children],
         "buffers": {"total": acc.buffers.value, "components": [tree_json(c) for c in acc.buffers.children]},
         "memory_bytes": {dtype: acc.memory(dtype).value for dtype in DTYPE_BYTES},
+        **({"active_per_token": acc.active_params.value} if acc.active_params is not None else {}),
     }
 
 
@@ -93,7 +94,7 @@ def flops_report(acc: Accounting) -> dict[str, Any]:
             "total": acc.forward_flops,
             "closed_form": expr_text(acc.derivation.forward.expr),
             "per_block": acc.forward.find("forward.block").value,
-            "groups": {g: {"flops": v, "label": GROUP_LABELS.get(g, g)} for g, v in acc.groups.items()},
+            "groups": {g: {"flops": v, "label": acc.group_label(g)} for g, v in acc.groups.items()},
             "components": [tree_json(c) for c in acc.forward.children],
         },
     }
@@ -106,3 +107,14 @@ def table_text(lines: list[TreeLine]) -> str:
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     return "\n".join(f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in rows)
+
+
+def default_sheet_for(configs: Sequence[ModelConfig]) -> str:
+    """The assignment's sheet for the homework's models; the generic model-accounting sheet for any other.
+
+    The rule: every config has the assignment architecture AND did not come from a Hugging Face config.json
+    (Llama-2-7B happens to have the assignment architecture, but it is a released model, not the homework)."""
+    from .sheets import GENERIC_SHEET
+
+    homework = all(c.arch.is_assignment and not c.hf_model_type for c in configs)
+    return DEFAULT_SHEET if homework else GENERIC_SHEET
