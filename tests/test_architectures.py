@@ -168,3 +168,12 @@ def test_tied_embeddings_counted_once_but_matmul_counted():
     untied, tied = account(cfg(**base)), account(cfg(**base, tie_embeddings=True))
     assert untied.total_params - tied.total_params == 11 * 4
     assert untied.forward_flops == tied.forward_flops
+
+
+def test_derivation_built_once_per_architecture():
+    # the cache is keyed by the architecture options, not by the sizes
+    a = account(cfg(vocab_size=10, context_length=8, num_layers=1, d_model=8, num_heads=2, d_ff=4, num_kv_heads=1))
+    b = account(cfg(vocab_size=99, context_length=16, num_layers=3, d_model=12, num_heads=6, d_ff=7, num_kv_heads=2))
+    c = account(cfg(vocab_size=99, context_length=16, num_layers=3, d_model=12, num_heads=6, d_ff=7))
+    assert a.derivation is b.derivation and b.derivation is not c.derivation
+    assert c.derivation is account(load_config("gpt2-xl")).derivation
