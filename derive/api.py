@@ -106,6 +106,7 @@ def params_report(acc: Accounting) -> dict[str, Any]:
         "components": [tree_json(c) for c in acc.params.children],
         "buffers": {"total": acc.buffers.value, "components": [tree_json(c) for c in acc.buffers.children]},
         "memory_bytes": {dtype: acc.memory(dtype).value for dtype in DTYPE_BYTES},
+        **({"active_per_token": acc.active_params.value} if acc.active_params is not None else {}),
     }
 
 
@@ -118,7 +119,7 @@ def flops_report(acc: Accounting) -> dict[str, Any]:
             "total": acc.forward_flops,
             "closed_form": expr_text(acc.derivation.forward.expr),
             "per_block": acc.forward.find("forward.block").value,
-            "groups": {g: {"flops": v, "label": GROUP_LABELS.get(g, g)} for g, v in acc.groups.items()},
+            "groups": {g: {"flops": v, "label": acc.group_label(g)} for g, v in acc.groups.items()},
             "components": [tree_json(c) for c in acc.forward.children],
         },
     }
@@ -138,3 +139,14 @@ def train_report(config: ModelConfig, **options: Any) -> dict[str, Any]:
     from .train_accounting import train_account, train_report as report
 
     return report(train_account(config, **options))
+
+
+def default_sheet_for(configs: Sequence[ModelConfig]) -> str:
+    """The assignment's sheet for the homework's models; the generic model-accounting sheet for any other.
+
+    The rule: every config has the assignment architecture AND did not come from a Hugging Face config.json
+    (Llama-2-7B happens to have the assignment architecture, but it is a released model, not the homework)."""
+    from .sheets import GENERIC_SHEET
+
+    homework = all(c.arch.is_assignment and not c.hf_model_type for c in configs)
+    return DEFAULT_SHEET if homework else GENERIC_SHEET

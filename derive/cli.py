@@ -50,8 +50,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("configs", nargs=-1, metavar="[CONFIG ...]")
-@click.option("--sheet", "sheet_name", default="transformer-accounting", show_default=True,
-              help="Which answer sheet to render.")
+@click.option("--sheet", "sheet_name", default=None,
+              help="Which answer sheet to render (default: transformer-accounting for the assignment "
+                   "architecture, model-accounting for any other model).")
 @click.option("--format", "fmt", type=click.Choice(["md", "tex", "all"]), default="all", show_default=True,
               help="Output format.")
 @click.option("--out", "out_dir", default="build", show_default=True, type=click.Path(file_okay=False),
@@ -70,6 +71,8 @@ def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, set
 
     overrides = api.parse_overrides(sets)
     loaded = api.load_configs(configs, overrides)
+    if sheet_name is None:
+        sheet_name = api.default_sheet_for(loaded)
     formats = ("md", "tex") if fmt == "all" else (fmt,)
     for path in api.write_sheets(sheet_name, loaded, overrides, formats, out_dir, fragment=fragment):
         click.echo(f"wrote {path}")
@@ -91,6 +94,9 @@ def params(config: str, sets: tuple[str, ...], as_json: bool) -> None:
         return
     click.echo(f"{acc.config.name}: trainable parameters\n")
     click.echo(api.table_text(api.tree_lines(acc.params)))
+    if acc.active_params is not None:
+        click.echo(f"\nactive parameters per token (router + {acc.config.experts_per_token} of "
+                   f"{acc.config.n_experts} experts per layer): {acc.active_params.value:,}")
     click.echo(f"\nnon-trainable buffers (not counted): {acc.buffers.value:,}")
     for dtype, n in report["memory_bytes"].items():
         click.echo(f"weights in {dtype}: {n:,} bytes = {fmt_decimal(n / GB)} GB = {fmt_decimal(n / GIB)} GiB")
@@ -240,6 +246,35 @@ def plot(configs: tuple[str, ...], kind: str, out: str | None, sets: tuple[str, 
     path = Path(out) if out else Path("build") / f"plot-{kind}.svg"
     write_plot(kind, loaded, overrides, path)
     click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("config", metavar="CONFIG")
+@click.option("--seq-len", type=int, default=None, help="Tokens per sequence (default: context_length).")
+@click.option("--batch", type=int, default=1, show_default=True, help="Sequences per batch.")
+@set_option
+@json_option
+def verify(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], as_json: bool) -> None:
+    """Build CONFIG on PyTorch's meta device and compare its parameters and forward FLOPs with the derivation.
+
+    The assignment architecture uses derive's own PyTorch model; other architectures use transformers
+    (GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM).
+    Exit status 1 on a mismatch. Needs the verify extra: pip install derive[verify]."""
+    from . import api
+    from .verify import result_text, verify as run_verify
+
+    acc = api.account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len)
+    result = run_verify(acc)
+    if as_json:
+        _echo_json({"config": result.config, "reference": result.reference, "batch_size": result.batch_size,
+                    "seq_len": result.seq_len, "ok": result.ok,
+                    "rows": [{"what": r.label, "derive": r.derived, "reference": r.reference, "ok": r.ok}
+                             for r in result.rows]})
+    else:
+        click.echo(result_text(result))
+    if not result.ok:
+        sys.exit(1)
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
