@@ -26,6 +26,7 @@ from .pitfalls import GB_VS_GIB, PITFALLS, Pitfall, explain
 from .quantity import _BYTE_UNITS, Quantity, agree
 from .steps import Evaluated, Step
 
+SETTINGS = set(INT_KEYS) | {"batch_size", "seq_len", "sequence_length"}
 VERDICTS = ("ok", "wrong", "arithmetic error", "not understood")
 TREES = ("params", "buffers", "forward")
 UNITS = {"forward": "FLOPs", "memory": "bytes"}
@@ -69,7 +70,7 @@ _SUFFIXES = ("_flops", "_matmul", "_params", "_parameters", "_weights", "_weight
 def match(tree: str, name: str, context: tuple[str, ...], fuzzy: bool = False) -> tuple[str, ...]:
     """Keys of the nodes a line name refers to: exact name, then without a suffix; `fuzzy`: by words."""
     index = _index(tree)
-    tries = [name] + [name[: -len(s)] for s in _SUFFIXES if name.endswith(s)]
+    tries = [name] + [name[: -len(s)] for s in _SUFFIXES if name.endswith(s)] + [name[:-1]] * name.endswith("s")
     hits = []
     for n in tries:
         hits = [(k, above) for k, names, above in index if n in names]
@@ -242,15 +243,22 @@ class Checker:
             self._accounts[key] = account(config, batch, seq)
         return self._accounts[key]
 
+    def _claims(self) -> list[Line]:
+        """Claim lines, plus `token_embedding: 80,411,200` lines the parser took for a config listing."""
+        out = []
+        for line in self.doc.lines:
+            listing = line.name in SETTINGS if line.is_config else _listing(line) is not None
+            if (line.is_claim or line.is_config) and not listing:
+                out.append(line)
+        return out
+
     def run(self, file: str) -> Report:
         report = Report(file, self.config)
         settings = _settings(self.doc)
         symbols: dict = {**self.config.values(), **document_config(self.doc)}
         fixed = set(symbols)
         wrong: list[_Wrong] = []
-        for line in self.doc.claims:
-            if _listing(line) is not None:
-                continue
+        for line in self._claims():
             mode, batch, seq = settings[line.number]
             setting = (batch or 1, seq or self.config.context_length)
             scope = {**symbols, "batch_size": setting[0], "seq_len": setting[1], "sequence_length": setting[1]}
