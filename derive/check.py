@@ -139,6 +139,8 @@ class _Wrong:
     diff: int
     root: int
     setting: tuple[int, int]
+    claimed: int = 0
+    expected: int = 0
 
 
 def _settings(doc: Document) -> dict[int, tuple[str | None, int | None, int | None]]:
@@ -265,6 +267,7 @@ class Checker:
             defined = line.defines if line.defines not in fixed else None
             if defined:
                 scope.pop(defined, None)
+            self._scope = scope
             result = check_chain(line, scope)
             exact = [q for q in result.quantities if isinstance(q, Quantity) and q.exact]
             claimed = exact[-1] if exact else result.final
@@ -354,6 +357,8 @@ class Checker:
         if check.verdict == "ok":
             check.verdict = "wrong"
         cause = self._propagated(probe, tree, setting, wrong, fits)
+        if cause is None:
+            cause = self._substituted(line, wrong, probe.expected) if check.verdict == "wrong" else None
         if cause is not None:
             check.cause = cause
             notes.append(f"Expected {_fmt(probe.expected, unit)}: wrong only because of line {cause}.")
@@ -368,7 +373,7 @@ class Checker:
                 notes.append(f"{lead}.")
         if diff is not None:
             root = cause if cause is not None else line.number
-            wrong.append(_Wrong(line.number, tree, keys, diff, root, setting))
+            wrong.append(_Wrong(line.number, tree, keys, diff, root, setting, int(claimed.value), probe.expected))
 
     def _propagated(self, probe: _Probe, tree: str, setting, wrong: list[_Wrong], fits) -> int | None:
         """The first cause when earlier wrong lines inside this quantity explain its whole error."""
@@ -385,6 +390,25 @@ class Checker:
                             for o, _ in latest.values())]
         if len(outer) > 1 and fits(probe.expected + sum(w.diff * n for w, n in outer)):
             return min(w.root for w, _ in outer)
+        return None
+
+    def _substituted(self, line: Line, wrong: list[_Wrong], expected: int) -> int | None:
+        """The first cause when putting earlier lines' right values in place of their wrong ones fixes this line."""
+        for seg in line.segments:
+            text, used = seg, []
+            for w in wrong:
+                pattern = re.compile(rf"(?<![\d,.])(?:{w.claimed:,}|{w.claimed})(?![\d,]|\.\d)")
+                if pattern.search(text) and not pattern.fullmatch(seg.strip()):
+                    text, _ = pattern.subn(str(w.expected), text)
+                    used.append(w.root)
+            if not used:
+                continue
+            try:
+                q = evaluate(text, self._scope)
+            except NotUnderstood:
+                continue
+            if q.value == expected:
+                return min(used)
         return None
 
     def _pitfall(self, probe: _Probe, fits) -> Pitfall | None:
