@@ -13,122 +13,23 @@ num_layers), then by a known pitfall (derive.pitfalls), else reported as plainly
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 
 from .accounting import DTYPE_BYTES, Accounting, account
 from .architectures import derivation
+from .check_lines import SETTINGS, TREES, document_config, listing_value, match, norm, sections
+from .check_report import LineCheck, Report
 from .claims import Document, Line, NotUnderstood, check_chain, evaluate, parse_document
 from .config import INT_KEYS, ModelConfig, load_config
 from .errors import ConfigError, UsageError
 from .pitfalls import GB_VS_GIB, PITFALLS, Pitfall, explain
 from .quantity import _BYTE_UNITS, Quantity, agree
-from .steps import Evaluated, Step
+from .steps import Evaluated
 
-SETTINGS = set(INT_KEYS) | {"batch_size", "seq_len", "sequence_length"}
-VERDICTS = ("ok", "wrong", "arithmetic error", "not understood")
-TREES = ("params", "buffers", "forward")
 UNITS = {"forward": "FLOPs", "memory": "bytes"}
-DERIVED_SYMBOLS = {"d_k": lambda c: Fraction(c.d_model, c.num_heads), "d_head": lambda c: Fraction(c.d_model, c.num_heads)}
-
-
-def norm(label: str) -> str:
-    """`token embedding (lookup)` -> `token_embedding`: the form names are compared in."""
-    s = re.sub(r"\([^()]*\)", " ", label.lower())
-    return re.sub(r"[^a-z0-9]+", "_", s).strip("_")
-
-
-def _names(step: Step) -> set[str]:
-    names = {step.total_title, *step.aliases}
-    if step.kind != "repeat":
-        names.add(step.title)
-    return {norm(n) for n in names if n}
-
-
-@lru_cache(maxsize=None)
-def _index(tree: str) -> tuple[tuple[str, frozenset, frozenset], ...]:
-    """(key, names, ancestors' names) for every node of a tree; built from the symbolic Steps."""
-    root = getattr(derivation(), tree)
-    out = []
-
-    def go(step: Step, above: frozenset) -> None:
-        names = frozenset(_names(step))
-        out.append((step.key, names, above))
-        for child in step.children:
-            go(child, above | names)
-
-    for child in root.children:
-        go(child, frozenset())
-    out.append((root.key, frozenset(_names(root)), frozenset()))
-    return tuple(out)
-
-
-_SUFFIXES = ("_flops", "_matmul", "_params", "_parameters", "_weights", "_weight", "_count", "_table")
-
-
-def match(tree: str, name: str, context: tuple[str, ...], fuzzy: bool = False) -> tuple[str, ...]:
-    """Keys of the nodes a line name refers to: exact name, then without a suffix; `fuzzy`: by words."""
-    index = _index(tree)
-    tries = [name] + [name[: -len(s)] for s in _SUFFIXES if name.endswith(s)] + [name[:-1]] * name.endswith("s")
-    hits = []
-    for n in tries:
-        hits = [(k, above) for k, names, above in index if n in names]
-        if hits:
-            break
-    if not hits and fuzzy:  # every word of some alias appears in the label: "the embedding lookup is ..."
-        words = set(name.split("_"))
-        scored = [(len(a), k, above) for k, names, above in index for a in names if set(a.split("_")) <= words]
-        best = max((s for s, _, _ in scored), default=0)
-        hits = [(k, above) for s, k, above in scored if s == best]
-    if not hits:
-        return ()
-    ctx = {norm(c) for c in context}
-    ctx |= {w for c in ctx for w in c.split("_") if w}
-    score = {k: len(ctx & above) for k, above in hits}
-    top = max(score.values())
-    return tuple(dict.fromkeys(k for k, _ in hits if score[k] == top))
-
-
-@dataclass
-class LineCheck:
-    """The verdict on one claim line."""
-
-    number: int
-    claim: str
-    name: str | None
-    verdict: str = "ok"
-    target: str | None = None
-    expected: int | None = None
-    unit: str | None = None
-    claimed: str | None = None
-    claimed_value: int | None = None
-    explanation: str = ""
-    pitfall: str | None = None
-    cause: int | None = None  # the first line whose mistake this line only carries
-    own: bool = False  # the line has a mistake of its own
-
-    def as_json(self) -> dict:
-        return {k: getattr(self, k) for k in ("number", "claim", "name", "verdict", "target", "expected", "unit",
-                                              "claimed", "claimed_value", "explanation", "pitfall", "cause", "own")}
-
-
-@dataclass
-class Report:
-    file: str
-    config: ModelConfig
-    lines: list[LineCheck] = field(default_factory=list)
-
-    @property
-    def mistakes(self) -> list[LineCheck]:
-        return [c for c in self.lines if c.own]
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if any(c.verdict in ("wrong", "arithmetic error") for c in self.lines) else 0
-
-    def counts(self) -> dict[str, int]:
-        return {v: sum(c.verdict == v for c in self.lines) for v in VERDICTS}
+# Symbols a document may define (`d_k = d_model // num_heads = 64`) and what they must equal.
+DERIVED_SYMBOLS = {name: (lambda c: Fraction(c.d_model, c.num_heads)) for name in ("d_k", "d_head", "head_dim")}
 
 
 @dataclass
@@ -141,25 +42,6 @@ class _Wrong:
     setting: tuple[int, int]
     claimed: int = 0
     expected: int = 0
-
-
-def _settings(doc: Document) -> dict[int, tuple[str | None, int | None, int | None]]:
-    """Per line number: section mode ('params'|'flops'), batch_size and seq_len stated in prose so far."""
-    mode, batch, seq = None, None, None
-    out = {}
-    for line in doc.lines:
-        if not line.is_claim and not line.is_config:
-            text = line.text.lower().replace("`", "")
-            m = re.search(r"flop|matrix multipl|matmul|forward pass|(parameter|memory)", text)
-            if m and len(text.split()) >= 3:
-                mode = "params" if m.group(1) else "flops"
-            b = re.search(r"batch(?:_size| size)?\s*(?:=|:|of)\s*([\d,]+)", text)
-            s = re.search(r"(?:seq(?:uence)?[_ ]len(?:gth)?|context[_ ]length)\s*(?:=\s*(?:context_length\s*=\s*)?"
-                          r"|:\s*|of\s+|at\s+)?(\d[\d,]*)", text)
-            batch = int(b.group(1).replace(",", "")) if b else batch
-            seq = int(s.group(1).replace(",", "")) if s else seq
-        out[line.number] = (mode, batch, seq)
-    return out
 
 
 def _under(node: Evaluated, key: str, mult: int = 1) -> int:
@@ -249,14 +131,14 @@ class Checker:
         """Claim lines, plus `token_embedding: 80,411,200` lines the parser took for a config listing."""
         out = []
         for line in self.doc.lines:
-            listing = line.name in SETTINGS if line.is_config else _listing(line) is not None
+            listing = line.name in SETTINGS if line.is_config else listing_value(line) is not None
             if (line.is_claim or line.is_config) and not listing:
                 out.append(line)
         return out
 
     def run(self, file: str) -> Report:
         report = Report(file, self.config)
-        settings = _settings(self.doc)
+        settings = sections(self.doc)
         symbols: dict = {**self.config.values(), **document_config(self.doc)}
         fixed = set(symbols)
         wrong: list[_Wrong] = []
@@ -416,27 +298,6 @@ class Checker:
             if any(fits(v) for v in pit.candidates(probe)):
                 return pit
         return None
-
-
-def _listing(line: Line) -> int | None:
-    """The value of a `d_model : 1,600` listing line the parser took for a claim (a listing after a chain)."""
-    if line.name not in INT_KEYS or len(line.segments) != 1:
-        return None
-    try:
-        q = evaluate(line.segments[0])
-    except NotUnderstood:
-        return None
-    return int(q.value) if q.exact and q.unit is None and q.value.denominator == 1 else None
-
-
-def document_config(doc: Document) -> dict[str, int]:
-    """The configuration a document lists: the parser's listing, then listing lines found later."""
-    found = dict(doc.config)
-    for line in doc.claims:
-        value = _listing(line)
-        if value is not None:
-            found.setdefault(line.name, value)
-    return found
 
 
 def config_from_document(doc: Document, file: str) -> ModelConfig:

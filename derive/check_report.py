@@ -1,10 +1,54 @@
-"""How a check Report is shown: terminal text, Markdown, JSON (exact integers)."""
+"""A check Report: per-line verdicts, and how it is shown (terminal text, Markdown, JSON with exact integers)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from .check import LineCheck, Report
+from .config import ModelConfig
+
+VERDICTS = ("ok", "wrong", "arithmetic error", "not understood")
+
+
+@dataclass
+class LineCheck:
+    """The verdict on one claim line."""
+
+    number: int
+    claim: str
+    name: str | None
+    verdict: str = "ok"
+    target: str | None = None
+    expected: int | None = None
+    unit: str | None = None
+    claimed: str | None = None
+    claimed_value: int | None = None
+    explanation: str = ""
+    pitfall: str | None = None
+    cause: int | None = None  # the first line whose mistake this line only carries
+    own: bool = False  # the line has a mistake of its own
+
+    def as_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("number", "claim", "name", "verdict", "target", "expected", "unit",
+                                              "claimed", "claimed_value", "explanation", "pitfall", "cause", "own")}
+
+
+@dataclass
+class Report:
+    file: str
+    config: ModelConfig
+    lines: list[LineCheck] = field(default_factory=list)
+
+    @property
+    def mistakes(self) -> list[LineCheck]:
+        return [c for c in self.lines if c.own]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(c.verdict in ("wrong", "arithmetic error") for c in self.lines) else 0
+
+    def counts(self) -> dict[str, int]:
+        return {v: sum(c.verdict == v for c in self.lines) for v in VERDICTS}
 
 
 def _expected(c: LineCheck) -> str:
