@@ -106,3 +106,10 @@ def table_text(lines: list[TreeLine]) -> str:
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     return "\n".join(f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in rows)
+
+
+def check_document(text: str, file: str = "<text>", config: "str | ModelConfig | None" = None):
+    """Check a hand derivation (derive.check.Report); config None means the document's own listing."""
+    from .check import check_text
+
+    return check_text(text, file, config)

@@ -218,8 +218,9 @@ class Checker:
         if found is None:
             if check.verdict == "ok":
                 check.verdict = "not understood"
-            notes.append(f"No derived quantity is named '{line.name or (line.context or ('?',))[-1]}'; "
-                         "only the arithmetic was checked.")
+            label = line.name or (line.context[-1] if line.context else None)
+            what = f"No derived quantity is named '{label}'" if label else "The line has no name to match"
+            notes.append(f"{what}; only the arithmetic was checked.")
             return
         tree, keys, dtype = found
         acc = self.accounting(self.config, *setting)

@@ -127,7 +127,7 @@ def check(file: str, config: str | None, fmt: str, as_json: bool) -> None:
 
     Exit 0 when every understood line is right, 1 when something is wrong, 2 on bad input.
     """
-    from .check import check_text
+    from . import api
     from .check_report import as_json as report_json, as_markdown, as_text
     from .errors import UsageError
 
@@ -136,7 +136,7 @@ def check(file: str, config: str | None, fmt: str, as_json: bool) -> None:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    report = check_text(text, file, config)
+    report = api.check_document(text, file, config)
     if as_json:
         _echo_json(report_json(report))
     else:
