@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .accounting import DTYPE_BYTES, Accounting, account
-from .architectures import derivation
+from .architectures import Derivation
 from .check_lines import SETTINGS, TREES, document_config, listing_value, match, norm, sections
 from .check_report import LineCheck, Report
 from .claims import Document, Line, NotUnderstood, check_chain, evaluate, parse_document
@@ -59,9 +59,16 @@ class _Probe:
         self.checker, self.acc, self.tree, self.keys, self.scale = checker, acc, tree, keys, scale
         self.base = "forward" if tree == "forward" else ("buffers" if tree == "buffers" else "params")
         self.values = {**acc.config.values(), "batch_size": acc.batch_size, "seq_len": acc.seq_len,
-                       "rope_per_block": acc.buffers.find("buffers.block.rope").value,
+                       "rope_per_block": self.leaf_in(acc.buffers, "buffers.block.rope"),
                        "xl_d_ff": checker.xl_d_ff}
         self.expected = self.value_in(acc)
+
+    @staticmethod
+    def leaf_in(root: Evaluated, key: str) -> int:
+        try:
+            return root.find(key).value
+        except KeyError:  # an architecture without this part (no RoPE tables, say)
+            return 0
 
     def nodes(self, acc: Accounting) -> list[Evaluated]:
         root = getattr(acc, self.base)
@@ -89,8 +96,8 @@ class _Probe:
             return None
 
 
-def _label(tree: str, key: str) -> str:
-    step = getattr(derivation(), tree).find(key)
+def _label(deriv: Derivation, tree: str, key: str) -> str:
+    step = getattr(deriv, tree).find(key)
     return step.total_title or step.title
 
 
@@ -115,6 +122,7 @@ class Checker:
         self.doc, self.config = doc, config
         self.xl_d_ff = load_config("gpt2-xl").d_ff
         self._accounts: dict = {}
+        self.deriv = self.accounting(config, 1, config.context_length).derivation
         prose = " ".join(l.text for l in doc.lines if not l.is_claim).lower()
         half = re.search(r"bf16|bfloat16|fp16|float16|half[- ]precision", prose)
         self.default_dtype = "bf16" if half else "fp32"
@@ -196,7 +204,7 @@ class Checker:
             trees = {"params": ["params", "buffers"], "flops": ["forward"]}.get(mode, list(TREES))
         for fuzzy in (False, True):
             for tree in trees:
-                keys = match(tree, name, context, fuzzy)
+                keys = match(self.deriv, tree, name, context, fuzzy)
                 if keys:
                     return tree, keys, None
         return None
@@ -226,7 +234,7 @@ class Checker:
         acc = self.accounting(self.config, *setting)
         probe = _Probe(self, acc, tree, keys, DTYPE_BYTES[dtype] if dtype else 1)
         unit = UNITS.get(tree)
-        check.target = f"memory_{dtype}" if dtype else " + ".join(_label(tree, k) for k in keys)
+        check.target = f"memory_{dtype}" if dtype else " + ".join(_label(acc.derivation, tree, k) for k in keys)
         check.expected, check.unit = probe.expected, unit
 
         def fits(value: int) -> bool:

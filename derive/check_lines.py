@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .architectures import derivation
+from .architectures import Derivation
 from .claims import Document, Line, NotUnderstood, evaluate
 from .config import INT_KEYS
 from .steps import Step
@@ -32,9 +32,9 @@ def _names(step: Step) -> set[str]:
 
 
 @lru_cache(maxsize=None)
-def _index(tree: str) -> tuple[tuple[str, frozenset, frozenset], ...]:
+def _index(deriv: Derivation, tree: str) -> tuple[tuple[str, frozenset, frozenset], ...]:
     """(key, names, ancestors' names) for every node of a tree; built from the symbolic Steps."""
-    root = getattr(derivation(), tree)
+    root = getattr(deriv, tree)
     out = []
 
     def go(step: Step, above: frozenset) -> None:
@@ -52,9 +52,9 @@ def _index(tree: str) -> tuple[tuple[str, frozenset, frozenset], ...]:
 _SUFFIXES = ("_flops", "_matmul", "_params", "_parameters", "_weights", "_weight", "_count", "_table")
 
 
-def match(tree: str, name: str, context: tuple[str, ...], fuzzy: bool = False) -> tuple[str, ...]:
+def match(deriv: Derivation, tree: str, name: str, context: tuple[str, ...], fuzzy: bool = False) -> tuple[str, ...]:
     """Keys of the nodes a line name refers to: exact name, then without a suffix; `fuzzy`: by words."""
-    index = _index(tree)
+    index = _index(deriv, tree)
     tries = [name] + [name[: -len(s)] for s in _SUFFIXES if name.endswith(s)] + [name[:-1]] * name.endswith("s")
     hits = []
     for n in tries:
