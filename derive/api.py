@@ -150,3 +150,10 @@ def default_sheet_for(configs: Sequence[ModelConfig]) -> str:
 
     homework = all(c.arch.is_assignment and not c.hf_model_type for c in configs)
     return DEFAULT_SHEET if homework else GENERIC_SHEET
+
+
+def check_document(text: str, file: str = "<text>", config: "str | ModelConfig | None" = None):
+    """Check a hand derivation (derive.check.Report); config None means the document's own listing."""
+    from .check import check_text
+
+    return check_text(text, file, config)

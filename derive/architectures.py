@@ -114,8 +114,8 @@ def build(opts: ArchOptions = ArchOptions()) -> Derivation:
     attention = _attention_component(opts)
     ffn = _ffn_component(opts, blk)
     norms = [
-        _norm(opts, "attn_norm", "before attention", "attn_", ("ln1", "norm1", "rms_norm_1")),
-        _norm(opts, "ffn_norm", "before the FFN", "ffn_", ("ln2", "norm2", "rms_norm_2")),
+        _norm(opts, "attn_norm", "before attention", "attn_", ("ln1", "norm1", "rms_norm_1", "rms_norm", "rmsnorm", "norms")),
+        _norm(opts, "ffn_norm", "before the FFN", "ffn_", ("ln2", "norm2", "rms_norm_2", "rms_norm", "rmsnorm", "norms")),
     ]
     final_norm = _norm(opts, "final_norm", "final", "final_", ("ln_final", "final_norm", "norm"))
     tok = Embedding("token_embedding", "token_embedding", V, D, "token embedding table", "embedding lookup",

@@ -276,5 +276,34 @@ def verify(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], 
         sys.exit(1)
 
 
+@main.command()
+@click.argument("file", metavar="FILE")
+@click.option("--config", "config", default=None, help=f"The model the document is about: {CONFIG_HELP}. "
+              "Default: the configuration the document lists (`vocab_size : 50,257` ...).")
+@click.option("--format", "fmt", type=click.Choice(["text", "md"]), default="text", show_default=True,
+              help="Report format.")
+@json_option
+def check(file: str, config: str | None, fmt: str, as_json: bool) -> None:
+    """Check a hand derivation FILE line by line: arithmetic, meaning, known pitfalls.
+
+    Exit 0 when every understood line is right, 1 when something is wrong, 2 on bad input.
+    """
+    from . import api
+    from .check_report import as_json as report_json, as_markdown, as_text
+    from .errors import UsageError
+
+    try:
+        with open(file, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    report = api.check_document(text, file, config)
+    if as_json:
+        _echo_json(report_json(report))
+    else:
+        click.echo(as_markdown(report) if fmt == "md" else as_text(report), nl=False)
+    sys.exit(report.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
