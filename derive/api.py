@@ -17,7 +17,7 @@ from .accounting import DTYPE_BYTES, Accounting, account
 from .architectures import GROUP_LABELS, Derivation, derivation
 from .config import ModelConfig, load_config, parse_overrides, preset_names
 from .formatting import TreeLine, expr_text, tree_lines
-from .render import FORMATS, render, write_atomic, write_atomic_bytes
+from .render import FORMATS, render, write_atomic
 from .sheets import CONVENTIONS, DEFAULT_SHEET, SHEETS, get_sheet
 from .steps import Evaluated
 
@@ -75,7 +75,7 @@ def write_sheets(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
     rendered = [(Path(out_dir) / f"{stem}.{fmt}", render(name, fmt, context)) for fmt in formats]
     figures = _write_figures(context, Path(out_dir)) if "md" in formats else []
     for path, data in figures:
-        write_atomic_bytes(path, data)
+        write_atomic(path, data)
     for path, text in rendered:
         write_atomic(path, text)
     return [path for path, _ in rendered] + [path for path, _ in figures]

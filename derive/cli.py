@@ -30,6 +30,13 @@ def set_option(f):
                         help="Override a config value (repeatable), e.g. --set context_length=16384.")(f)
 
 
+def shape_options(f):
+    """--seq-len and --batch: the shape of the input a FLOP count is for."""
+    f = click.option("--batch", type=int, default=1, show_default=True, help="Sequences per batch.")(f)
+    return click.option("--seq-len", type=int, default=None,
+                        help="Tokens per sequence (default: context_length).")(f)
+
+
 def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON (integers stay exact).")(f)
 
@@ -104,8 +111,7 @@ def params(config: str, sets: tuple[str, ...], as_json: bool) -> None:
 
 @main.command()
 @click.argument("config", metavar="CONFIG")
-@click.option("--seq-len", type=int, default=None, help="Tokens per sequence (default: context_length).")
-@click.option("--batch", type=int, default=1, show_default=True, help="Sequences per batch.")
+@shape_options
 @set_option
 @json_option
 def flops(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], as_json: bool) -> None:
@@ -214,8 +220,7 @@ def table(configs: tuple[str, ...], fmt: str, columns: str | None, fragment: boo
 @click.argument("quantity", metavar="QUANTITY")
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "tex"]), default="text", show_default=True)
 @click.option("--numbers", is_flag=True, help="Also show the formula with the config's numbers.")
-@click.option("--seq-len", type=int, default=None, help="Tokens per sequence (default: context_length).")
-@click.option("--batch", type=int, default=1, show_default=True, help="Sequences per batch.")
+@shape_options
 @set_option
 def formula(config: str, quantity: str, fmt: str, numbers: bool, seq_len: int | None, batch: int,
             sets: tuple[str, ...]) -> None:
@@ -250,8 +255,7 @@ def plot(configs: tuple[str, ...], kind: str, out: str | None, sets: tuple[str, 
 
 @main.command()
 @click.argument("config", metavar="CONFIG")
-@click.option("--seq-len", type=int, default=None, help="Tokens per sequence (default: context_length).")
-@click.option("--batch", type=int, default=1, show_default=True, help="Sequences per batch.")
+@shape_options
 @set_option
 @json_option
 def verify(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], as_json: bool) -> None:

@@ -10,7 +10,7 @@ from .config import ModelConfig, load_config
 from .errors import UsageError
 from .latex import macro_definitions, packages_comment
 from .plots import context_data, figure_bytes, shares_data
-from .render import TeX, environment, write_atomic, write_atomic_bytes
+from .render import TeX, environment, write_atomic
 from .sheets import GPT2_FAMILY
 
 IMAGE_SUFFIXES = (".svg", ".png", ".pdf")
@@ -39,4 +39,4 @@ def write_plot(kind: str, configs: list[ModelConfig], overrides: Mapping[str, An
     if suffix == ".tex":
         write_atomic(path, plot_tex(kind, data))
     else:
-        write_atomic_bytes(path, figure_bytes(kind, data, suffix[1:]))
+        write_atomic(path, figure_bytes(kind, data, suffix[1:]))
