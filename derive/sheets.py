@@ -139,7 +139,7 @@ def transformer_accounting(configs: list[ModelConfig], overrides: Mapping[str, A
     for g in GROUP_LABELS:
         a, b = main.shares[g], long.shares[g]
         verb = "rises" if b > a else "falls" if b < a else "stays"
-        shifts.append(f"{GROUP_LABELS[g]}: {verb} from {pct(a)} to {pct(b)}.")
+        shifts.append(f"The share of {GROUP_LABELS[g]} {verb} from {pct(a)} to {pct(b)}.")
     ratio_tokens = Fraction(long_ctx, primary.context_length)
     return {
         "title": "Transformer LM resource accounting",

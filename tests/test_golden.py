@@ -52,3 +52,14 @@ def test_part_c_and_d_sentences_follow_the_numbers():
 
     assert (f"The share of lm_head (output projection) shrinks steadily from {lm_share(small) * 100:.1f}% "
             f"(gpt2-small) to {lm_share(xl) * 100:.1f}% (gpt2-xl).") in text
+
+
+def test_part_e_sentences_follow_the_numbers():
+    text = api.render_sheet(fmt="md")
+    L, d, h, dff = GPT2_SHAPES["gpt2-xl"]
+
+    def score_share(S):
+        return 4 * L * S * S * d / hand_forward_flops(VOCAB, L, d, dff, 1, S)
+
+    assert (f"The share of attention scores + weighted sum rises from {score_share(CONTEXT) * 100:.1f}% "
+            f"to {score_share(16384) * 100:.1f}%.") in text
