@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
@@ -11,7 +12,7 @@ import sympy
 import yaml
 
 from . import symbols as sy
-from .config import ModelConfig
+from .config import ArchOptions, ModelConfig
 from .errors import ConfigError, UsageError
 from .hardware import Budget, Hardware, get_hardware, parse_budget
 from .resources import configs_dir
@@ -138,6 +139,14 @@ class TrainAccounting:
 def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: int | None = None,
                   budget: str | None = None, hardware: str | None = None, mfu: str | float | None = None,
                   conventions: Conventions = Conventions()) -> TrainAccounting:
+    if not config.arch.is_assignment:
+        # The activation sets are written for the assignment block (MHA + SwiGLU, RMSNorm, untied, no biases);
+        # counting another architecture with them would print confident wrong numbers.
+        default = ArchOptions()
+        differs = ", ".join(f"{f.name}={getattr(config.arch, f.name)}" for f in dataclasses.fields(ArchOptions)
+                            if getattr(config.arch, f.name) != getattr(default, f.name))
+        raise UsageError(f"{config.source or config.name}: derive train covers the assignment architecture only "
+                         f"(RMSNorm, MHA, SwiGLU, RoPE, untied, no biases); this config has {differs}")
     g = givens()
     batch = g["batch_size"] if batch_size is None else batch_size
     n_steps = g["steps"] if steps is None else steps

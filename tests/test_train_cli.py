@@ -92,3 +92,14 @@ def test_backward_and_causal_conventions():
     # the two attention-square matmuls (2 * 2*B*S^2*d per block) halved, forward and backward: 3 x that saving
     assert exact["step_flops"] - causal["step_flops"] == 3 * 48 * 2 * 1024 * 1024**2 * 1600
     assert causal["conventions"]["causal"] is True
+
+
+def test_train_refuses_architectures_its_activation_sets_do_not_describe():
+    from click.testing import CliRunner
+
+    from derive.cli import main
+
+    for preset, needle in (("mixtral-8x7b", "ffn=moe"), ("gpt2-small-hf", "norm=layernorm")):
+        result = CliRunner().invoke(main, ["train", preset])
+        assert result.exit_code == 2, result.output
+        assert needle in result.output and len(result.output.strip().splitlines()) == 1
