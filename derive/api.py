@@ -106,3 +106,24 @@ def table_text(lines: list[TreeLine]) -> str:
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     return "\n".join(f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in rows)
+
+
+def sweep(config: ModelConfig, varies: Sequence[str], quantities: str = "params,forward_flops",
+          architecture: str = "assignment"):
+    """Every combination of `varies` ('d_model=512:8192:512', 'num_layers=12,24') around `config`."""
+    from .quantities import parse_quantities
+    from .sweep import parse_varies, run_sweep
+
+    return run_sweep(config, parse_varies(varies), parse_quantities(quantities), architecture)
+
+
+def sweep_text(result, fmt: str = "csv") -> str:
+    from .sweep import to_csv, to_json
+
+    return to_csv(result) if fmt == "csv" else to_json(result)
+
+
+def sweep_arithmetic(result) -> list[str]:
+    from .sweep import arithmetic_note
+
+    return arithmetic_note(result)

@@ -113,5 +113,42 @@ def flops(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], a
         click.echo(f"{acc.group_label(g)}: {v:,} ({float(acc.shares[g]) * 100:.1f}%)")
 
 
+@main.command()
+@click.argument("config", metavar="CONFIG")
+@click.option("--vary", "varies", multiple=True, metavar="KEY=SPEC",
+              help="A key and its values: START:STOP:STEP (stop included) or V1,V2,... (repeatable). "
+                   "Keys: the config's integer keys, batch_size, seq_len (default: context_length).")
+@click.option("--quantities", "quantity_spec", default="params,forward_flops", show_default=True,
+              help="Comma-separated quantities: params, buffers, forward_flops, flops_per_token, "
+                   "memory_fp32, memory_bf16, memory_fp16, and any registered in derive.quantities.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="Output format.")
+@click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False),
+              help="Write to this file (atomically) instead of standard output.")
+@set_option
+def sweep(config: str, varies: tuple[str, ...], quantity_spec: str, fmt: str, out_file: str | None,
+          sets: tuple[str, ...]) -> None:
+    """Evaluate quantities on every combination of the --vary values around CONFIG.
+
+    Functions are compiled once from the symbolic expressions: numpy int64 where the largest value fits,
+    exact Python integers otherwise (the output says which). Invalid combinations (d_model not divisible
+    by num_heads, seq_len > context_length) are listed with a reason in the `invalid` column.
+    """
+    from . import api
+
+    base = api.load_config(config, api.parse_overrides(sets))
+    result = api.sweep(base, varies, quantity_spec)
+    text = api.sweep_text(result, fmt)
+    if out_file is None:
+        click.echo(text, nl=False)
+        return
+    from .render import write_atomic
+    from pathlib import Path
+
+    write_atomic(Path(out_file), text)
+    click.echo(f"wrote {out_file}: {result.size:,} combinations, {result.invalid_count:,} invalid; "
+               + "; ".join(api.sweep_arithmetic(result)))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
