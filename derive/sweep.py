@@ -172,8 +172,10 @@ def _append_reason(invalid: np.ndarray, mask: Any, reason: str) -> None:
 
 
 def run_sweep(config: ModelConfig, varied: Mapping[str, list[int]], quantities: Sequence[Quantity],
-              architecture: str = "assignment") -> SweepResult:
-    """Evaluate every quantity on every combination of `varied` (other keys from `config`)."""
+              architecture: str = "assignment", force_exact: bool = False) -> SweepResult:
+    """Evaluate every quantity on every combination of `varied` (other keys from `config`).
+
+    `force_exact` takes the Python-int path even where int64 would do (to cross-check the two)."""
     count = 1
     for vals in varied.values():
         count *= len(vals)
@@ -206,7 +208,7 @@ def run_sweep(config: ModelConfig, varied: Mapping[str, list[int]], quantities: 
         comp = compile_quantity(q, deriv)
         top = [maxima[n] for n in comp.names]
         bound = int(comp.num_fn(*top)) if comp.monotone else None
-        fits = bound is not None and max(bound, int(comp.den_fn(*top))) <= INT64_MAX and all(
+        fits = not force_exact and bound is not None and max(bound, int(comp.den_fn(*top))) <= INT64_MAX and all(
             isinstance(env[n], int) or env[n].dtype == np.int64 for n in comp.names)
         if fits:
             args = [env[n] for n in comp.names]
