@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import sympy
 
@@ -39,8 +39,9 @@ class Derivation:
     buffers: Step
     forward: Step
 
-    @property
+    @cached_property
     def forward_groups(self) -> dict[str, sympy.Expr]:
+        """Symbolic per-group totals, summed once per Derivation rather than once per config."""
         return group_totals(self.forward)
 
 
