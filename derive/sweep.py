@@ -238,9 +238,10 @@ def arithmetic_note(result: SweepResult) -> list[str]:
     for q in result.quantities:
         path = result.arithmetic[q.name]
         bound = result.bounds.get(q.name)
-        why = "" if bound is None else (f" (largest numerator {bound:.3e} {'<' if path == INT64 else '>'} 2^63)")
         if bound is None:
             why = " (not a polynomial with non-negative coefficients: no bound)"
+        else:
+            why = f" (largest numerator {bound:.3e} {'<' if bound <= INT64_MAX else '>'} 2^63)"
         lines.append(f"{q.name}: {path}{why}")
     return lines
 

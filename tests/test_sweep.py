@@ -201,3 +201,24 @@ def test_cli_bad_input(args: list[str], needle: str) -> None:
     assert res.exit_code == 2
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.output
+
+
+def test_cli_without_vary_is_the_config_itself() -> None:
+    res = CliRunner().invoke(main, ["sweep", "gpt2-small"])
+    assert res.exit_code == 0, res.output
+    v = {**BASE.values(), "batch_size": 1, "seq_len": BASE.context_length}
+    assert _csv_rows(res.output) == [{"params": str(hand(v)["params"]),
+                                      "forward_flops": str(hand(v)["forward_flops"]), "invalid": ""}]
+
+
+def test_cli_too_many_combinations() -> None:
+    res = CliRunner().invoke(main, ["sweep", "gpt2-small", "--vary", "d_model=1:10000",
+                                    "--vary", "num_layers=1:10000"])
+    assert res.exit_code == 2 and "combinations exceed" in res.output and "Traceback" not in res.output
+
+
+def test_inputs_beyond_int64_are_exact() -> None:
+    varied = {"vocab_size": [10**19, 5]}
+    result = run_sweep(BASE, varied, parse_quantities("params"))
+    assert result.arithmetic["params"] == EXACT
+    assert result.rows() == expected_rows(BASE, varied, ["params"])
