@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
 
-from .architectures import GROUP_LABELS, Derivation, derivation
+from .architectures import GROUP_LABELS, Derivation, derivation, derivation_for
 from .components import weight
 from .config import ModelConfig
 from .errors import UsageError
@@ -34,7 +34,7 @@ class Accounting:
 
     @cached_property
     def subs(self) -> dict:
-        values = {SYMBOLS[k]: v for k, v in self.config.values().items()}
+        values = {SYMBOLS[k]: v for k, v in self.config.symbol_values().items()}
         values[SYMBOLS["batch_size"]] = self.batch_size
         values[SYMBOLS["seq_len"]] = self.seq_len
         return values
@@ -50,6 +50,12 @@ class Accounting:
     @cached_property
     def forward(self) -> Evaluated:
         return evaluate(self.derivation.forward, self.subs)
+
+    @cached_property
+    def active_params(self) -> Evaluated | None:
+        """Mixture of experts: the parameters one token passes through (None for a dense model)."""
+        step = self.derivation.active_params
+        return evaluate(step, self.subs) if step is not None else None
 
     def memory(self, dtype: str = "fp32") -> Evaluated:
         return evaluate(memory_step(self.derivation.params, dtype), self.subs)
@@ -76,13 +82,13 @@ class Accounting:
     def shares(self) -> dict[str, Fraction]:
         return {g: Fraction(v, self.forward_flops) for g, v in self.groups.items()}
 
-    @staticmethod
-    def group_label(group: str) -> str:
-        return GROUP_LABELS.get(group, group)
+    def group_label(self, group: str) -> str:
+        return self.derivation.group_labels.get(group, GROUP_LABELS.get(group, group))
 
 
 def account(config: ModelConfig, batch_size: int = 1, seq_len: int | None = None,
-            architecture: str = "assignment") -> Accounting:
+            architecture: str | None = None) -> Accounting:
+    """architecture=None: the config's own architecture options (the assignment's by default)."""
     seq = config.context_length if seq_len is None else seq_len
     if batch_size <= 0:
         raise UsageError(f"--batch: must be a positive integer, got {batch_size}")
@@ -93,4 +99,5 @@ def account(config: ModelConfig, batch_size: int = 1, seq_len: int | None = None
             f"--seq-len: {seq} exceeds context_length {config.context_length} of {config.name} "
             f"(use --set context_length={seq})"
         )
-    return Accounting(config, batch_size, seq, derivation(architecture))
+    deriv = derivation_for(config) if architecture is None else derivation(architecture)
+    return Accounting(config, batch_size, seq, deriv)

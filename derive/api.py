@@ -17,7 +17,7 @@ from .accounting import DTYPE_BYTES, Accounting, account
 from .architectures import GROUP_LABELS, Derivation, derivation
 from .config import ModelConfig, load_config, parse_overrides, preset_names
 from .formatting import TreeLine, expr_text, tree_lines
-from .render import FORMATS, render, write_atomic
+from .render import FORMATS, render, write_atomic, write_atomic_bytes
 from .sheets import CONVENTIONS, DEFAULT_SHEET, SHEETS, get_sheet
 from .steps import Evaluated
 
@@ -40,20 +40,45 @@ def sheet_context(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = ()
 
 
 def render_sheet(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
-                 overrides: Mapping[str, Any] | None = None, fmt: str = "md") -> str:
-    return render(name, fmt, sheet_context(name, configs, overrides))
+                 overrides: Mapping[str, Any] | None = None, fmt: str = "md", fragment: bool = False) -> str:
+    context = sheet_context(name, configs, overrides)
+    _figure_context(context, name, fragment)
+    return render(name, fmt, context)
+
+
+def _figure_context(context: dict[str, Any], stem: str, fragment: bool) -> None:
+    """Where the Markdown sheet's SVGs go (beside it), whether they can be drawn, full document or not."""
+    from .plots import have_matplotlib, plot_files
+
+    context["fragment"] = fragment
+    context["plot_files"] = plot_files(stem)
+    context["plots_available"] = have_matplotlib()
+
+
+def _write_figures(context: dict[str, Any], out_dir: Path) -> list[tuple[Path, bytes]]:
+    from .plots import context_figure, shares_figure
+
+    if not context.get("plots_available") or "shares_plot" not in context:
+        return []
+    files = context["plot_files"]
+    return [(out_dir / files["shares"], shares_figure(context["shares_plot"])),
+            (out_dir / files["context"], context_figure(context["context_plot"]))]
 
 
 def write_sheets(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
                  overrides: Mapping[str, Any] | None = None, formats: Iterable[str] = FORMATS,
-                 out_dir: str | Path = "build") -> list[Path]:
+                 out_dir: str | Path = "build", fragment: bool = False) -> list[Path]:
     """Render every format first, then write each atomically: a failure writes nothing half-done."""
     context = sheet_context(name, configs, overrides)
     stem = name if not configs else f"{name}-{'-'.join(c.name for c in configs)}"
+    _figure_context(context, stem, fragment)
     rendered = [(Path(out_dir) / f"{stem}.{fmt}", render(name, fmt, context)) for fmt in formats]
+    figures = _write_figures(context, Path(out_dir)) if "md" in formats else []
+    for path, data in figures:
+        write_atomic_bytes(path, data)
     for path, text in rendered:
         write_atomic(path, text)
-    return [path for path, _ in rendered]
+    return [path for path, _ in rendered] + [path for path, _ in figures]
 
 
 def tree_json(node: Evaluated) -> dict[str, Any]:
@@ -81,6 +106,7 @@ def params_report(acc: Accounting) -> dict[str, Any]:
         "components": [tree_json(c) for c in acc.params.children],
         "buffers": {"total": acc.buffers.value, "components": [tree_json(c) for c in acc.buffers.children]},
         "memory_bytes": {dtype: acc.memory(dtype).value for dtype in DTYPE_BYTES},
+        **({"active_per_token": acc.active_params.value} if acc.active_params is not None else {}),
     }
 
 
@@ -93,7 +119,7 @@ def flops_report(acc: Accounting) -> dict[str, Any]:
             "total": acc.forward_flops,
             "closed_form": expr_text(acc.derivation.forward.expr),
             "per_block": acc.forward.find("forward.block").value,
-            "groups": {g: {"flops": v, "label": GROUP_LABELS.get(g, g)} for g, v in acc.groups.items()},
+            "groups": {g: {"flops": v, "label": acc.group_label(g)} for g, v in acc.groups.items()},
             "components": [tree_json(c) for c in acc.forward.children],
         },
     }
@@ -106,6 +132,24 @@ def table_text(lines: list[TreeLine]) -> str:
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     return "\n".join(f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in rows)
+
+
+def train_report(config: ModelConfig, **options: Any) -> dict[str, Any]:
+    """`derive train --json` as a function: options as in train_accounting.train_account."""
+    from .train_accounting import train_account, train_report as report
+
+    return report(train_account(config, **options))
+
+
+def default_sheet_for(configs: Sequence[ModelConfig]) -> str:
+    """The assignment's sheet for the homework's models; the generic model-accounting sheet for any other.
+
+    The rule: every config has the assignment architecture AND did not come from a Hugging Face config.json
+    (Llama-2-7B happens to have the assignment architecture, but it is a released model, not the homework)."""
+    from .sheets import GENERIC_SHEET
+
+    homework = all(c.arch.is_assignment and not c.hf_model_type for c in configs)
+    return DEFAULT_SHEET if homework else GENERIC_SHEET
 
 
 def sweep(config: ModelConfig, varies: Sequence[str], quantities: str = "params,forward_flops",

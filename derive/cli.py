@@ -50,24 +50,31 @@ def main() -> None:
 
 @main.command()
 @click.argument("configs", nargs=-1, metavar="[CONFIG ...]")
-@click.option("--sheet", "sheet_name", default="transformer-accounting", show_default=True,
-              help="Which answer sheet to render.")
+@click.option("--sheet", "sheet_name", default=None,
+              help="Which answer sheet to render (default: transformer-accounting for the assignment "
+                   "architecture, model-accounting for any other model).")
 @click.option("--format", "fmt", type=click.Choice(["md", "tex", "all"]), default="all", show_default=True,
               help="Output format.")
 @click.option("--out", "out_dir", default="build", show_default=True, type=click.Path(file_okay=False),
               help="Directory the sheet is written into.")
+@click.option("--fragment", is_flag=True, help="LaTeX without preamble or \\begin{document}, for \\input{}.")
 @set_option
-def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, sets: tuple[str, ...]) -> None:
+def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, sets: tuple[str, ...],
+          fragment: bool = False) -> None:
     """Render an answer sheet (Markdown and/or LaTeX) into OUT.
 
     With no CONFIG, the default sheet: the transformer-accounting problem for the GPT-2 XL shape, with
-    GPT-2 small to XL compared in part (d). CONFIG is """ + CONFIG_HELP + "."
+    GPT-2 small to XL compared in part (d). CONFIG is a preset name (gpt2-xl) or a YAML file; with several,
+    the first is the subject of parts (a)-(c) and (e) and all are compared in part (d).
+    """
     from . import api
 
     overrides = api.parse_overrides(sets)
     loaded = api.load_configs(configs, overrides)
+    if sheet_name is None:
+        sheet_name = api.default_sheet_for(loaded)
     formats = ("md", "tex") if fmt == "all" else (fmt,)
-    for path in api.write_sheets(sheet_name, loaded, overrides, formats, out_dir):
+    for path in api.write_sheets(sheet_name, loaded, overrides, formats, out_dir, fragment=fragment):
         click.echo(f"wrote {path}")
 
 
@@ -87,6 +94,9 @@ def params(config: str, sets: tuple[str, ...], as_json: bool) -> None:
         return
     click.echo(f"{acc.config.name}: trainable parameters\n")
     click.echo(api.table_text(api.tree_lines(acc.params)))
+    if acc.active_params is not None:
+        click.echo(f"\nactive parameters per token (router + {acc.config.experts_per_token} of "
+                   f"{acc.config.n_experts} experts per layer): {acc.active_params.value:,}")
     click.echo(f"\nnon-trainable buffers (not counted): {acc.buffers.value:,}")
     for dtype, n in report["memory_bytes"].items():
         click.echo(f"weights in {dtype}: {n:,} bytes = {fmt_decimal(n / GB)} GB = {fmt_decimal(n / GIB)} GiB")
@@ -111,6 +121,159 @@ def flops(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], a
     click.echo("")
     for g, v in acc.groups.items():
         click.echo(f"{acc.group_label(g)}: {v:,} ({float(acc.shares[g]) * 100:.1f}%)")
+
+
+@main.command()
+@click.argument("config", metavar="CONFIG")
+@click.option("--batch", type=int, default=None, help="Sequences per batch (default: the problem's 1,024).")
+@click.option("--budget", default=None, help="Memory budget for the largest batch: 80GB (10^9) or 80GiB (2^30).")
+@click.option("--steps", type=int, default=None, help="Training steps (default: the problem's 400,000).")
+@click.option("--hardware", default=None, help="Accelerator from configs/hardware.yaml (default: a100-fp32).")
+@click.option("--mfu", default=None, help="Model FLOPs utilization in (0, 1] (default: 0.5).")
+@click.option("--activations", "activation_set", default="problem", show_default=True,
+              help="Activation set counted for memory: problem or full.")
+@click.option("--backward", type=click.Choice(["exact", "2x-forward"]), default="exact", show_default=True,
+              help="Backward FLOPs: derived per matmul, or 2 x forward.")
+@click.option("--causal/--no-causal", default=False, show_default=True,
+              help="Count attention score matmuls as half the square.")
+@click.option("--recompute", type=click.Choice(["none", "full"]), default="none", show_default=True,
+              help="Activation recomputation.")
+@set_option
+@json_option
+def train(config: str, batch: int | None, budget: str | None, steps: int | None, hardware: str | None,
+          mfu: str | None, activation_set: str, backward: str, causal: bool, recompute: str,
+          sets: tuple[str, ...], as_json: bool) -> None:
+    """Training accounting of CONFIG with AdamW in fp32: memory = a * batch + b, the largest batch that fits,
+    FLOPs of a training step and the training time."""
+    from . import api
+    from .train_accounting import train_account, train_report
+    from .training import Conventions
+
+    conv = Conventions(backward=backward, causal=causal, recompute=recompute, activations=activation_set)
+    t = train_account(api.load_config(config, api.parse_overrides(sets)), batch_size=batch, steps=steps,
+                      budget=budget, hardware=hardware, mfu=mfu, conventions=conv)
+    report = train_report(t)
+    if as_json:
+        _echo_json(report)
+        return
+    mem = report["memory"]
+    click.echo(f"{t.config.name}: training with AdamW, fp32, batch_size {t.batch_size:,}, seq_len {t.seq_len:,}")
+    for line in conv.lines():
+        click.echo(f"  convention: {line}")
+    click.echo(f"memory = {mem['per_example_bytes']:,} * batch_size + {mem['fixed_bytes']:,} bytes")
+    click.echo(f"largest batch in {t.budget.text} ({t.budget.bytes:,} bytes): {report['max_batch_size']:,}")
+    click.echo(f"forward FLOPs:     {report['forward_flops']:,}")
+    click.echo(f"backward FLOPs:    {report['backward_flops']:,}")
+    if report["recompute_flops"]:
+        click.echo(f"recompute FLOPs:   {report['recompute_flops']:,}")
+    click.echo(f"step FLOPs:        {report['step_flops']:,}")
+    click.echo(f"AdamW FLOPs:       {report['optimizer_flops']:,}")
+    for key, value in report["approximations"].items():
+        click.echo(f"{key + ' estimate:':<19}{value:,}")
+    click.echo(f"time: {t.steps:,} steps on {t.hardware.key} at {float(t.mfu):.0%} MFU = "
+               f"{report['seconds']:,.0f} s = {report['days']:,.2f} days")
+
+
+def _emit(text: str, out: str | None) -> None:
+    """Print to stdout, or write OUT atomically."""
+    from pathlib import Path
+
+    from .render import write_atomic
+
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(Path(out), text)
+        click.echo(f"wrote {out}")
+
+
+@main.command()
+@click.argument("configs", nargs=-1, required=True, metavar="CONFIG ...")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "tex"]), default="md", show_default=True)
+@click.option("--columns", default=None, metavar="KEY,KEY,...",
+              help="Columns to show (default: model,params,memory_fp32,memory_bf16,forward_flops,"
+                   "forward_flops_per_token,attention_share).")
+@click.option("--fragment", is_flag=True, help="LaTeX tabular only (macros provided), for \\input{}.")
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write to this file.")
+@set_option
+def table(configs: tuple[str, ...], fmt: str, columns: str | None, fragment: bool, out: str | None,
+          sets: tuple[str, ...]) -> None:
+    """One row per model: parameters, weight memory, forward FLOPs per sequence and per token, shares.
+
+    Each CONFIG is a preset name (gpt2-xl), a YAML file, or a Hugging Face config.json.
+    """
+    from . import api
+    from .tables import render_table
+
+    accs = [api.account(c) for c in api.load_configs(configs, api.parse_overrides(sets))]
+    _emit(render_table(accs, fmt, columns, fragment), out)
+
+
+@main.command()
+@click.argument("config", metavar="CONFIG")
+@click.argument("quantity", metavar="QUANTITY")
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "tex"]), default="text", show_default=True)
+@click.option("--numbers", is_flag=True, help="Also show the formula with the config's numbers.")
+@click.option("--seq-len", type=int, default=None, help="Tokens per sequence (default: context_length).")
+@click.option("--batch", type=int, default=1, show_default=True, help="Sequences per batch.")
+@set_option
+def formula(config: str, quantity: str, fmt: str, numbers: bool, seq_len: int | None, batch: int,
+            sets: tuple[str, ...]) -> None:
+    """The closed form of QUANTITY (params, forward_flops, memory_fp32, ...) for CONFIG."""
+    from . import api
+    from .formulas import render_formula
+
+    acc = api.account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len)
+    click.echo(render_formula(acc, quantity, fmt, numbers), nl=False)
+
+
+@main.command()
+@click.argument("configs", nargs=-1, metavar="[CONFIG ...]")
+@click.option("--kind", type=click.Choice(["shares", "context"]), default="shares", show_default=True,
+              help="shares: forward-FLOP shares per model; context: FLOPs and shares against context length.")
+@click.option("--out", default=None, type=click.Path(dir_okay=False),
+              help="Output file: .svg/.png/.pdf (matplotlib) or .tex (pgfplots). Default build/plot-KIND.svg.")
+@set_option
+def plot(configs: tuple[str, ...], kind: str, out: str | None, sets: tuple[str, ...]) -> None:
+    """Draw part (d)'s or part (e)'s chart on its own (default configs: GPT-2 small to XL / gpt2-xl)."""
+    from pathlib import Path
+
+    from . import api
+    from .plotting import write_plot
+
+    overrides = api.parse_overrides(sets)
+    loaded = api.load_configs(configs, overrides)
+    path = Path(out) if out else Path("build") / f"plot-{kind}.svg"
+    write_plot(kind, loaded, overrides, path)
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("config", metavar="CONFIG")
+@click.option("--seq-len", type=int, default=None, help="Tokens per sequence (default: context_length).")
+@click.option("--batch", type=int, default=1, show_default=True, help="Sequences per batch.")
+@set_option
+@json_option
+def verify(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], as_json: bool) -> None:
+    """Build CONFIG on PyTorch's meta device and compare its parameters and forward FLOPs with the derivation.
+
+    The assignment architecture uses derive's own PyTorch model; other architectures use transformers
+    (GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM).
+    Exit status 1 on a mismatch. Needs the verify extra: pip install derive[verify]."""
+    from . import api
+    from .verify import result_text, verify as run_verify
+
+    acc = api.account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len)
+    result = run_verify(acc)
+    if as_json:
+        _echo_json({"config": result.config, "reference": result.reference, "batch_size": result.batch_size,
+                    "seq_len": result.seq_len, "ok": result.ok,
+                    "rows": [{"what": r.label, "derive": r.derived, "reference": r.reference, "ok": r.ok}
+                             for r in result.rows]})
+    else:
+        click.echo(result_text(result))
+    if not result.ok:
+        sys.exit(1)
 
 
 @main.command()

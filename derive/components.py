@@ -71,3 +71,150 @@ class Linear:
     def flops(self, prefix: str, tokens: tuple[Dim, ...]) -> Step:
         return matmul(f"{prefix}.{self.name}", self.name, (*tokens, self.d_in), (self.d_in, self.d_out),
                       group=self.group, description=self.description, aliases=self.aliases)
+
+
+# ---------------------------------------------------------------- components beyond the assignment
+# Each is data plus two methods: params(prefix) -> Step and flops(prefix, tokens) -> Step. An architecture is
+# a composition of them (derive/architectures.py); none of them knows which model it is part of.
+
+
+@dataclass(frozen=True)
+class BiasedLinear(Linear):
+    """y = x W + b: `d_in * d_out + d_out` parameters. The bias add is element-wise, so the FLOPs are the
+    matmul's only (FlopCounterMode counts addmm(b, x, W) as 2 * m * k * n, the same as mm)."""
+
+    def params(self, prefix: str) -> Step:
+        key = f"{prefix}.{self.name}"
+        return total(key, self.name, f"total_{self.name}", [
+            weight(f"{key}.weight", f"{self.name}.weight", self.d_in, self.d_out, self.description),
+            vector(f"{key}.bias", f"{self.name}.bias", self.d_out, f"bias of the {self.description}"),
+        ], self.description, self.aliases)
+
+
+def linear(name: str, d_in: Dim, d_out: Dim, description: str, group: str, bias: bool = False,
+           aliases: tuple[str, ...] = ()) -> Linear:
+    return (BiasedLinear if bias else Linear)(name, d_in, d_out, description, group, tuple(aliases))
+
+
+@dataclass(frozen=True)
+class Norm:
+    """RMSNorm (a weight vector) or LayerNorm (weight and bias vectors); element-wise, so 0 matmul FLOPs."""
+
+    key: str
+    title: str
+    dim: Dim
+    description: str
+    layer_norm: bool = False
+    aliases: tuple[str, ...] = ()
+
+    def params(self, prefix: str) -> Step:
+        key = f"{prefix}.{self.key}" if prefix else self.key
+        if not self.layer_norm:
+            return vector(key, self.title, self.dim, self.description, self.aliases)
+        return total(key, self.title, f"total_{self.title}", [
+            vector(f"{key}.weight", f"{self.title}.weight", self.dim, f"{self.description} (scale)"),
+            vector(f"{key}.bias", f"{self.title}.bias", self.dim, f"{self.description} (shift)"),
+        ], self.description, self.aliases)
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """A (rows x d) table read by index: rows * d parameters, 0 FLOPs (a lookup, not a matmul)."""
+
+    key: str
+    title: str
+    rows: Dim
+    dim: Dim
+    description: str
+    lookup_description: str
+    aliases: tuple[str, ...] = ()
+    lookup_aliases: tuple[str, ...] = ()
+
+    def params(self) -> Step:
+        return weight(f"params.{self.key}", self.title, self.rows, self.dim, self.description, self.aliases)
+
+    def flops(self) -> Step:
+        return lookup(f"forward.{self.key}", self.title, self.lookup_description, self.lookup_aliases)
+
+
+@dataclass(frozen=True)
+class Sublayer:
+    """A named group of Linears (attention projections, an MLP): the total of their params and of their
+    matmuls, with `extra` matmuls (attention scores) spliced in before the last Linear."""
+
+    key: str
+    title: str
+    total_title: str
+    linears: tuple[Linear, ...]
+    param_aliases: tuple[str, ...] = ()
+    flop_aliases: tuple[str, ...] = ()
+
+    def params(self, prefix: str) -> Step:
+        key = f"{prefix}.{self.key}"
+        return total(key, self.title, self.total_title, [lin.params(key) for lin in self.linears],
+                     aliases=self.param_aliases)
+
+    def flops(self, prefix: str, tokens: tuple[Dim, ...], extra: tuple[Step, ...] = ()) -> Step:
+        key = f"{prefix}.{self.key}"
+        steps = [lin.flops(key, tokens) for lin in self.linears]
+        if extra:
+            steps[-1:-1] = extra
+        return total(key, self.title, self.total_title, steps, aliases=self.flop_aliases)
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Causal self-attention: q, k, v, o projections (k, v may be narrower: grouped-query attention) and the
+    two per-head matmuls over the full S x S square. With GQA the score matmuls still run per query head
+    (k and v are shared by num_heads / num_kv_heads query heads, not computed fewer times)."""
+
+    projections: Sublayer
+    heads: tuple[Dim, ...]  # (B, h, S)
+    d_k: Dim
+
+    def params(self, prefix: str) -> Step:
+        return self.projections.params(prefix)
+
+    def flops(self, prefix: str, tokens: tuple[Dim, ...]) -> Step:
+        key = f"{prefix}.{self.projections.key}"
+        b, h, s = self.heads
+        scores = (
+            matmul(f"{key}.scores", "attention_scores", (*self.heads, self.d_k), (b, h, self.d_k, s),
+                   group="attention_scores", description="scores Q K^T per head (full square)",
+                   aliases=("qk", "qkt", "q_kt", "scores", "attention_score")),
+            matmul(f"{key}.weighted_sum", "attention_output", (*self.heads, s), (b, h, s, self.d_k),
+                   group="attention_scores", description="attention-weighted sum of values (softmax(QK^T) V)",
+                   aliases=("weighted_sum", "attention_values", "attn_v", "attention_weighted_values")),
+        )
+        return self.projections.flops(prefix, tokens, scores)
+
+
+@dataclass(frozen=True)
+class MixtureOfExperts:
+    """Router (d x E) then each token through k of E identical expert MLPs (Mixtral: SwiGLU experts).
+
+    Parameters: router + E experts (total) or router + k experts (active per token). Forward FLOPs: the router
+    matmul over every token, plus k expert MLPs per token (only routed (token, expert) pairs are computed)."""
+
+    key: str
+    title: str
+    router: Linear
+    expert: Sublayer
+    n_experts: Dim
+    active: Dim
+
+    def params(self, prefix: str, active: bool = False) -> Step:
+        key = f"{prefix}.{self.key}"
+        times = self.active if active else self.n_experts
+        title = "active_experts" if active else "all_experts"
+        return total(key, self.title, f"total_{self.title}", [
+            self.router.params(key),
+            repeat(f"{key}.experts", f"{title}", times, self.expert.params(key)),
+        ], aliases=("moe", "ffn", "mlp"))
+
+    def flops(self, prefix: str, tokens: tuple[Dim, ...]) -> Step:
+        key = f"{prefix}.{self.key}"
+        return total(key, self.title, f"total_{self.title}", [
+            self.router.flops(key, tokens),
+            repeat(f"{key}.experts", "active_experts", self.active, self.expert.flops(key, tokens)),
+        ], aliases=("moe", "ffn", "mlp"))

@@ -18,7 +18,7 @@ FORMATS = ("md", "tex")
 
 _TEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
 }
 
@@ -54,6 +54,7 @@ def environment(fmt: str) -> jinja2.Environment:
         env.filters["num"] = lambda n: TeX(tex_int(n))
         env.filters["tex"] = lambda s: TeX(s)  # mark code-made LaTeX (sympy output) as safe
         env.filters["esc"] = lambda s: TeX(escape_tex(str(s)))
+        _paper_tex(env)
     else:
         env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True,
                                  lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
@@ -82,6 +83,43 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _paper_tex(env: jinja2.Environment) -> None:
+    """Symbol macros, siunitx numbers and broken equations for the LaTeX templates (derive.latex)."""
+    from . import latex
+
+    env.filters["num"] = lambda n: TeX(latex.num(n))
+    env.filters["tex_lines"] = latex.tex_tree_lines
+    env.filters["tex_expr"] = lambda e: TeX(latex.expr_tex(e))
+    env.filters["raw"] = lambda s: TeX(str(s))  # macro output that is LaTeX already
+    env.globals["equation"] = lambda lhs, expr, suffix="": TeX(latex.equation(lhs, expr, suffix))
+    env.globals["macro_definitions"] = lambda: TeX(latex.macro_definitions())
+    env.globals["packages_comment"] = lambda: TeX(latex.packages_comment())
+    env.globals["macro"] = lambda name: TeX(latex.macro(name))
+    env.globals["pgfplots_compat"] = latex.PGFPLOTS_COMPAT
+    env.globals["symbol_table"] = latex.symbol_table()
+    env.filters["shapes"] = lambda s: TeX(" @ ".join(rf"\mbox{{{escape_tex(t)}}}" for t in str(s).split(" @ ")))
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """write_atomic for binary outputs (figures)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise RenderError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         try:

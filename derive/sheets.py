@@ -47,8 +47,8 @@ def memory_context(acc: Accounting) -> list[dict[str, Any]]:
 def ranking_sentence(acc: Accounting) -> str:
     ranked = sorted(acc.groups, key=lambda g: acc.groups[g], reverse=True)
     top = ranked[0]
-    rest = ", ".join(f"{GROUP_LABELS[g]} ({pct(acc.shares[g])})" for g in ranked[1:])
-    return (f"The {GROUP_LABELS[top]} matmuls need the most FLOPs: {fmt_int(acc.groups[top])} of "
+    rest = ", ".join(f"{acc.group_label(g)} ({pct(acc.shares[g])})" for g in ranked[1:])
+    return (f"The {acc.group_label(top)} matmuls need the most FLOPs: {fmt_int(acc.groups[top])} of "
             f"{fmt_int(acc.forward_flops)} ({pct(acc.shares[top])}); then {rest}.")
 
 
@@ -115,13 +115,17 @@ def accounting_context(acc: Accounting) -> dict[str, Any]:
         "forward_closed_tex": expr_latex(d.forward.expr),
         "memory": memory_context(acc),
         "matmuls": matmul_rows(acc),
-        "groups": [{"key": g, "label": GROUP_LABELS[g], "flops": acc.groups[g], "share": pct(acc.shares[g])}
-                   for g in GROUP_LABELS],
+        "groups": [{"key": g, "label": acc.group_label(g), "flops": acc.groups[g], "share": pct(acc.shares[g])}
+                   for g in acc.derivation.group_labels],
         "ranking": ranking_sentence(acc),
     }
 
 
 def transformer_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    for c in configs:
+        if not c.arch.is_assignment:
+            raise UsageError(f"--sheet transformer-accounting: {c.name} is not the assignment architecture "
+                             f"(use --sheet {GENERIC_SHEET})")
     primary = configs[0] if configs else load_config("gpt2-xl", overrides)
     family = configs if len(configs) > 1 else [load_config(n, overrides) for n in GPT2_FAMILY]
     if primary.name not in {c.name for c in family}:
@@ -148,7 +152,67 @@ def transformer_accounting(configs: list[ModelConfig], overrides: Mapping[str, A
         "long_factor_tokens": fmt_decimal(ratio_tokens, 0),
         "long_shifts": shifts,
         "group_labels": GROUP_LABELS,
+        **plot_context(primary, family_accs),
     }
+
+
+def plot_context(primary: ModelConfig, family_accs: list[Accounting]) -> dict[str, Any]:
+    """Chart data for parts (d) and (e); the crossover context length is solved symbolically."""
+    from .plots import context_data, shares_data
+
+    return {"shares_plot": shares_data(family_accs), "context_plot": context_data(primary)}
+
+
+GENERIC_SHEET = "model-accounting"
+
+
+def architecture_sentences(c: ModelConfig) -> list[str]:
+    """The architecture in words, from the config's options (what the generic sheet says it assumed)."""
+    norm = "LayerNorm (weight and bias)" if c.norm == "layernorm" else "RMSNorm (weight only)"
+    attn = (f"grouped-query attention ({c.num_heads} query heads share {c.kv_heads} key/value heads; k and v "
+            f"project to num_kv_heads * d_k = d_kv)" if c.kv_heads != c.num_heads else "causal multi-head attention")
+    ffn = {"swiglu": "SwiGLU feed-forward (W1, W3: d_model -> d_ff; W2: d_ff -> d_model)",
+           "gelu": "GELU MLP (d_model -> d_ff -> d_model)",
+           "moe": f"mixture of experts: a router (d_model x n_experts) and {c.n_experts} SwiGLU experts, "
+                  f"{c.experts_per_token} per token"}[c.ffn]
+    pos = "RoPE (no position parameters)" if c.positions == "rope" else "learned position embeddings (context_length x d_model)"
+    bias = ("biases on every linear layer" if c.bias else
+            "biases on q, k, v only" if c.qkv_bias else "no biases")
+    head = "lm_head tied to the token embedding" if c.tie_embeddings else "untied lm_head"
+    return [f"Pre-norm decoder-only Transformer LM: {norm}; {attn} with q, k, v, o projections; {ffn}; {pos}; "
+            f"{bias}; final norm; {head}. d_k = d_model / num_heads. d_ff: {c.d_ff_source}."]
+
+
+def generic_conventions(configs: list[ModelConfig]) -> list[str]:
+    out = [c for c in CONVENTIONS if "lm_head is untied" not in c]
+    out.append("Biases add parameters but no counted FLOPs (the add is element-wise).")
+    out.append("A tied lm_head is counted once in the parameters; its matmul is still counted in the FLOPs.")
+    if any(c.ffn == "moe" for c in configs):
+        out.append("Mixture of experts: total parameters hold every expert; active parameters per token hold the "
+                   "router and k experts; forward FLOPs count the router and the k experts each token is sent to.")
+    return out
+
+
+def model_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Any architecture: parameters (total and active), buffers, memory, forward FLOPs and their breakdown."""
+    if not configs:
+        raise UsageError(f"--sheet {GENERIC_SHEET}: give at least one CONFIG")
+    models = []
+    for c in configs:
+        acc = account(c)
+        ctx = accounting_context(acc)
+        ctx["architecture"] = architecture_sentences(c)
+        ctx["options"] = {k: v for k, v in c.arch_values().items() if v is not None or k == "num_kv_heads"}
+        ctx["options"]["num_kv_heads"] = c.kv_heads
+        if acc.active_params is not None:
+            ctx["active_lines"] = tree_lines(acc.active_params)
+            ctx["active_params"] = acc.active_params.value
+            ctx["active_closed_text"] = expr_text(acc.derivation.active_params.expr)
+            ctx["active_closed_tex"] = expr_latex(acc.derivation.active_params.expr)
+        else:
+            ctx["active_lines"] = None
+        models.append(ctx)
+    return {"title": "Model resource accounting", "models": models, "conventions": generic_conventions(configs)}
 
 
 @dataclass(frozen=True)
@@ -161,6 +225,7 @@ class Sheet:
 SHEETS: dict[str, Sheet] = {
     "transformer-accounting": Sheet("transformer-accounting", "Transformer LM resource accounting",
                                     transformer_accounting),
+    GENERIC_SHEET: Sheet(GENERIC_SHEET, "Model resource accounting", model_accounting),
 }
 DEFAULT_SHEET = "transformer-accounting"
 
@@ -170,3 +235,12 @@ def get_sheet(name: str) -> Sheet:
         return SHEETS[name]
     except KeyError:
         raise UsageError(f"--sheet: unknown sheet {name!r} (known sheets: {', '.join(SHEETS)})") from None
+
+
+def _adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    from .train_sheet import adamw_accounting  # imported late: it builds on this module's neighbours
+
+    return adamw_accounting(configs, overrides)
+
+
+SHEETS["adamw-accounting"] = Sheet("adamw-accounting", "AdamW training accounting", _adamw_accounting)

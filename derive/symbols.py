@@ -26,6 +26,9 @@ SYMBOL_DEFS: tuple[SymbolDef, ...] = (
     SymbolDef("d_ff", r"d_{\mathrm{ff}}", "feed-forward inner width"),
     SymbolDef("batch_size", r"B", "sequences per batch"),
     SymbolDef("seq_len", r"S", "tokens per sequence in this pass"),
+    SymbolDef("num_kv_heads", r"h_{\mathrm{kv}}", "key/value heads (grouped-query attention)"),
+    SymbolDef("n_experts", r"E", "experts per mixture-of-experts layer"),
+    SymbolDef("experts_per_token", r"k", "experts each token is routed to"),
 )
 
 SYMBOLS: dict[str, sympy.Symbol] = {
@@ -41,6 +44,9 @@ h = SYMBOLS["num_heads"]
 d_ff = SYMBOLS["d_ff"]
 B = SYMBOLS["batch_size"]
 S = SYMBOLS["seq_len"]
+h_kv = SYMBOLS["num_kv_heads"]
+E = SYMBOLS["n_experts"]
+k = SYMBOLS["experts_per_token"]
 
 
 def symbol(name: str) -> sympy.Symbol:

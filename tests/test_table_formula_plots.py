@@ -1,0 +1,140 @@
+"""derive table / formula / plot: numbers against hand formulas, layout against golden files, LaTeX compiled."""
+
+from __future__ import annotations
+
+import csv
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
+
+from derive import api
+from derive.cli import main
+from derive.series import crossover
+from tex_helpers import compile_fragment, compile_tex
+
+DATA = Path(__file__).parent / "data"
+GPT2 = {  # name: (V, T, L, d, h, d_ff), written out by hand from the GPT-2 papers' shapes
+    "gpt2-small": (50257, 1024, 12, 768, 12, 3072),
+    "gpt2-medium": (50257, 1024, 24, 1024, 16, 4096),
+    "gpt2-large": (50257, 1024, 36, 1280, 20, 5120),
+    "gpt2-xl": (50257, 1024, 48, 1600, 25, 6400),
+}
+
+
+def hand_params(V, T, L, d, h, dff):
+    return 2 * V * d + L * (4 * d * d + 3 * d * dff + 2 * d) + d
+
+
+def hand_forward(V, T, L, d, h, dff, S=None):
+    S = T if S is None else S
+    return L * (8 * S * d * d + 4 * S * S * d + 6 * S * d * dff) + 2 * S * d * V
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_csv_numbers_match_hand_formulas():
+    result = run("table", *GPT2, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert [r["model"] for r in rows] == list(GPT2)
+    for r in rows:
+        shape = GPT2[r["model"]]
+        V, T, L, d, h, dff = shape
+        P, F = hand_params(*shape), hand_forward(*shape)
+        assert int(r["params"]) == P
+        assert int(r["memory_fp32"]) == 4 * P and int(r["memory_bf16"]) == 2 * P
+        assert int(r["forward_flops"]) == F
+        assert int(r["forward_flops_per_token"]) * T == F
+        attn = L * (8 * T * d * d + 4 * T * T * d)
+        assert float(r["attention_share"]) == pytest.approx(attn / F, abs=1e-6)
+
+
+def test_md_table_golden_and_numbers():
+    result = run("table", *GPT2)
+    assert result.exit_code == 0, result.output
+    assert result.output == (DATA / "table-gpt2.md").read_text()
+    xl = [ln for ln in result.output.splitlines() if ln.startswith("| gpt2-xl ")][0]
+    assert f"{hand_params(*GPT2['gpt2-xl']):,}" in xl and f"{hand_forward(*GPT2['gpt2-xl']):,}" in xl
+
+
+def test_tex_table_golden_and_compiles(tmp_path):
+    frag = run("table", *GPT2, "--format", "tex", "--fragment")
+    assert frag.exit_code == 0, frag.output
+    assert frag.output == (DATA / "table-gpt2.tex").read_text()
+    compile_fragment(frag.output, tmp_path)
+    full = run("table", *GPT2, "--format", "tex", "--columns", "model,num_layers,d_model,params,ffn_share")
+    compile_tex(full.output, tmp_path, "full")
+
+
+def test_table_columns_and_bad_input(tmp_path):
+    result = run("table", "gpt2-small", "--format", "csv", "--columns", "model,d_ff")
+    assert result.output == "model,d_ff\ngpt2-small,3072\n"
+    bad = run("table", "gpt2-small", "--columns", "model,nope")
+    assert bad.exit_code == 2 and "--columns" in bad.output and "nope" in bad.output
+    missing = run("table", str(tmp_path / "none.yaml"))
+    assert missing.exit_code == 2 and "none.yaml" in missing.output
+
+
+def test_formula_text_golden_and_value():
+    result = run("formula", "gpt2-xl", "params", "--numbers")
+    assert result.exit_code == 0, result.output
+    assert result.output == (DATA / "formula-params.txt").read_text()
+    assert result.output.rstrip().endswith(f"= {hand_params(*GPT2['gpt2-xl']):,}")
+
+
+@pytest.mark.parametrize("quantity", ["params", "forward_flops", "memory_fp32", "attention_score_flops"])
+def test_formula_tex_compiles(quantity, tmp_path):
+    result = run("formula", "gpt2-xl", quantity, "--format", "tex", "--numbers")
+    assert result.exit_code == 0, result.output
+    compile_fragment(result.output, tmp_path)
+
+
+def test_formula_forward_at_other_seq_len():
+    result = run("formula", "gpt2-xl", "forward_flops", "--seq-len", "512")
+    assert result.output.rstrip().endswith(f"= {hand_forward(*GPT2['gpt2-xl'], S=512):,}")
+    assert run("formula", "gpt2-xl", "nope").exit_code == 2
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 100_000))
+def test_crossover_is_one_and_a_half_d_ff(dff):
+    cfg = api.load_config("gpt2-small", {"d_ff": dff})
+    # hand: 4*B*S^2*d*L (scores) = 6*B*S*d*d_ff*L (FFN)  =>  S = 1.5 * d_ff
+    assert crossover(cfg).value == Fraction(3 * dff, 2)
+
+
+def test_crossover_gpt2_xl():
+    assert crossover(api.load_config("gpt2-xl")).value == Fraction(3 * 6400, 2) == 9600
+
+
+def test_plot_cli_writes_svg_and_tex(tmp_path):
+    svg = tmp_path / "s.svg"
+    assert run("plot", "--kind", "shares", "--out", str(svg)).exit_code == 0
+    assert svg.read_text().lstrip().startswith("<?xml") and "gpt2-medium" in svg.read_text()
+    tex = tmp_path / "c.tex"
+    assert run("plot", "gpt2-xl", "--kind", "context", "--out", str(tex)).exit_code == 0
+    compile_fragment(tex.read_text(), tmp_path)
+    bad = run("plot", "--out", str(tmp_path / "x.gif"))
+    assert bad.exit_code == 2 and "--out" in bad.output
+
+
+def test_markdown_sheet_links_svgs_or_says_skipped(tmp_path, monkeypatch):
+    paths = api.write_sheets(formats=("md",), out_dir=tmp_path)
+    md = (tmp_path / "transformer-accounting.md").read_text()
+    assert "](transformer-accounting-shares.svg)" in md and "](transformer-accounting-context.svg)" in md
+    assert (tmp_path / "transformer-accounting-shares.svg").is_file() and len(paths) == 3
+    assert "seq_len* = 3 * d_ff / 2 = 9,600" in md
+    import derive.plots
+
+    monkeypatch.setattr(derive.plots, "have_matplotlib", lambda: False)
+    out = tmp_path / "nomp"
+    api.write_sheets(formats=("md",), out_dir=out)
+    md = (out / "transformer-accounting.md").read_text()
+    assert md.count("Plot skipped: matplotlib is not installed") == 2
+    assert not list(out.glob("*.svg"))
