@@ -153,7 +153,7 @@ def default_sheet_for(configs: Sequence[ModelConfig]) -> str:
 
 
 def sweep(config: ModelConfig, varies: Sequence[str], quantities: str = "params,forward_flops",
-          architecture: str = "assignment"):
+          architecture: str | None = None):
     """Every combination of `varies` ('d_model=512:8192:512', 'num_layers=12,24') around `config`."""
     from .quantities import parse_quantities
     from .sweep import parse_varies, run_sweep

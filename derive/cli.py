@@ -280,10 +280,12 @@ def verify(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], 
 @click.argument("config", metavar="CONFIG")
 @click.option("--vary", "varies", multiple=True, metavar="KEY=SPEC",
               help="A key and its values: START:STOP:STEP (stop included) or V1,V2,... (repeatable). "
-                   "Keys: the config's integer keys, batch_size, seq_len (default: context_length).")
+                   "Keys: the config's integer keys, batch_size (default 1), seq_len (default: context_length), "
+                   "num_kv_heads, n_experts, experts_per_token.")
 @click.option("--quantities", "quantity_spec", default="params,forward_flops", show_default=True,
-              help="Comma-separated quantities: params, buffers, forward_flops, flops_per_token, "
-                   "memory_fp32, memory_bf16, memory_fp16, and any registered in derive.quantities.")
+              help="Comma-separated quantities: params, active_params, buffers, memory_fp32, memory_bf16, "
+                   "forward_flops, forward_backward_flops, flops_per_token, ffn_flops, ... (an unknown name "
+                   "lists them all).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
               help="Output format.")
 @click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False),
@@ -295,7 +297,7 @@ def sweep(config: str, varies: tuple[str, ...], quantity_spec: str, fmt: str, ou
 
     Functions are compiled once from the symbolic expressions: numpy int64 where the largest value fits,
     exact Python integers otherwise (the output says which). Invalid combinations (d_model not divisible
-    by num_heads, seq_len > context_length) are listed with a reason in the `invalid` column.
+    by num_heads, seq_len > context_length, ...) are listed with a reason in the `invalid` column.
     """
     from . import api
 

@@ -1,7 +1,8 @@
 """Named quantities as data: how to get each one's sympy expression from a Derivation.
 
-Sweeps, formula listings and any other command that asks for "params" or "forward_flops" by name go through
-this registry, so a quantity is defined once. Add one with `register(Quantity(...))`; the `expr` callable
+Sweeps and any other command that asks for "params" or "forward_flops" by name go through this registry. It
+takes every closed form of `derive formula` (derive.formulas.QUANTITIES: params, buffers, memory_fp32,
+memory_bf16, forward_flops, ...) and adds per-token figures, so a quantity is defined once. Add one with `register(Quantity(...))`; the `expr` callable
 receives the architecture's Derivation and must return a sympy expression in the symbols of
 derive.symbols (it may use batch_size and seq_len).
 
@@ -18,9 +19,9 @@ from typing import Callable
 
 import sympy
 
-from .accounting import DTYPE_BYTES, memory_step
 from .architectures import Derivation
 from .errors import UsageError
+from .formulas import QUANTITIES as _FORMULAS
 from .symbols import SYMBOLS
 
 
@@ -60,22 +61,26 @@ def parse_quantities(spec: str, option: str = "--quantities") -> list[Quantity]:
     return [get_quantity(n, option) for n in dict.fromkeys(names)]
 
 
-def _memory(dtype: str) -> Callable[[Derivation], sympy.Expr]:
-    return lambda d: memory_step(d.params, dtype).expr
-
-
 def _flops_per_token(d: Derivation) -> sympy.Expr:
     # forward FLOPs of one pass divided by the tokens it processes (batch_size * seq_len)
     return sympy.cancel(d.forward.expr / (SYMBOLS["batch_size"] * SYMBOLS["seq_len"]))
 
 
-register(Quantity("params", "trainable parameters", "parameters", lambda d: d.params.expr))
-register(Quantity("buffers", "non-trainable buffers (RoPE cos/sin tables)", "elements", lambda d: d.buffers.expr))
-register(Quantity("forward_flops", "forward-pass matmul FLOPs for batch_size x seq_len tokens", "FLOPs",
-                  lambda d: d.forward.expr))
+def _unit(key: str) -> str:
+    if key.startswith("memory_"):
+        return "bytes"
+    if key.endswith("flops"):
+        return "FLOPs"
+    return {"params": "parameters", "buffers": "elements"}.get(key, "")
+
+
+# `derive formula`'s registry (derive.formulas) holds the closed forms it prints; every one of them is a
+# sweep quantity too, with its expression taken from there, so each formula stays defined once.
+for _f in _FORMULAS.values():
+    register(Quantity(_f.key, _f.meaning, _unit(_f.key), _f.expr))
+register(Quantity("active_params", "parameters one token passes through (= params unless mixture of experts)",
+                  "parameters", lambda d: (d.active_params or d.params).expr))
 register(Quantity("flops_per_token", "forward-pass matmul FLOPs per token at seq_len", "FLOPs",
                   _flops_per_token))
-for _dtype in DTYPE_BYTES:
-    register(Quantity(f"memory_{_dtype}", f"bytes to hold the weights in {_dtype}", "bytes", _memory(_dtype)))
 
 DEFAULT_QUANTITIES: tuple[str, ...] = ("params", "forward_flops")

@@ -11,6 +11,7 @@ no float is involved. Invalid combinations get a reason in the `invalid` column,
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -21,13 +22,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import sympy
 
-from .architectures import Derivation, derivation
+from .architectures import Derivation, build, derivation
 from .config import INT_KEYS, ModelConfig
 from .errors import UsageError
 from .quantities import Quantity
 from .symbols import SYMBOLS
 
-VARY_KEYS: tuple[str, ...] = (*INT_KEYS, "batch_size", "seq_len")
+VARY_KEYS: tuple[str, ...] = (*INT_KEYS, "batch_size", "seq_len", "num_kv_heads", "n_experts", "experts_per_token")
+MOE_KEYS: tuple[str, ...] = ("n_experts", "experts_per_token")
 INT64_MAX = 2**63 - 1
 MAX_COMBINATIONS = 20_000_000
 INT64 = "numpy int64"
@@ -130,6 +132,7 @@ class SweepResult:
     invalid: np.ndarray  # object array: "" for a valid row, else the reason
     arithmetic: dict[str, str]  # quantity -> INT64 | EXACT
     bounds: dict[str, int] = field(default_factory=dict)  # quantity -> numerator bound used to decide
+    follows: dict[str, str] = field(default_factory=dict)  # key -> the varied key it equals row by row
 
     @property
     def size(self) -> int:
@@ -171,41 +174,62 @@ def _append_reason(invalid: np.ndarray, mask: Any, reason: str) -> None:
     invalid[mask] = np.where(current == "", reason, current + "; " + reason)
 
 
+def _derivation(config: ModelConfig, varied: Mapping[str, list[int]], architecture: str | None) -> Derivation:
+    """The config's own architecture; with grouped-query k/v when num_kv_heads is varied (that derivation
+    gives the multi-head values wherever num_kv_heads == num_heads)."""
+    if architecture is not None:
+        return derivation(architecture)
+    arch = config.arch
+    if "num_kv_heads" in varied and not arch.gqa:
+        arch = dataclasses.replace(arch, gqa=True)
+    return build(arch)
+
+
 def run_sweep(config: ModelConfig, varied: Mapping[str, list[int]], quantities: Sequence[Quantity],
-              architecture: str = "assignment", force_exact: bool = False) -> SweepResult:
+              architecture: str | None = None, force_exact: bool = False) -> SweepResult:
     """Evaluate every quantity on every combination of `varied` (other keys from `config`).
 
-    `force_exact` takes the Python-int path even where int64 would do (to cross-check the two)."""
+    Unless varied, batch_size is 1, seq_len follows context_length and (for a multi-head config)
+    num_kv_heads follows num_heads, row by row. `force_exact` takes the Python-int path even where int64
+    would do (to cross-check the two)."""
     count = 1
     for vals in varied.values():
         count *= len(vals)
     if count > MAX_COMBINATIONS:
         raise UsageError(f"--vary: {count:,} combinations exceed the limit of {MAX_COMBINATIONS:,}")
-    deriv = derivation(architecture)
+    for key in MOE_KEYS:
+        if key in varied and config.ffn != "moe":
+            raise UsageError(f"--vary {key}: {config.name} is not a mixture of experts (ffn: moe)")
+    deriv = _derivation(config, varied, architecture)
     grid = _grid(varied)
-    fixed: dict[str, int] = {k: v for k, v in config.values().items() if k not in varied}
-    if "batch_size" not in varied:
-        fixed["batch_size"] = 1
-    env: dict[str, Any] = {**fixed, **grid}
-    if "seq_len" not in varied:  # a full-context pass unless seq_len is varied
-        env["seq_len"] = env["context_length"]
-        if "context_length" not in varied:
-            fixed["seq_len"] = fixed["context_length"]
-    maxima = {k: (max(varied[k]) if k in varied else fixed[k]) for k in VARY_KEYS if k in varied or k in fixed}
-    if "seq_len" not in varied and "seq_len" not in fixed:
-        maxima["seq_len"] = maxima["context_length"]
+    env: dict[str, Any] = {**config.symbol_values(), "batch_size": 1}
+    env = {**{k: v for k, v in env.items() if k not in varied}, **grid}
+    follows = {"seq_len": "context_length"}
+    if config.num_kv_heads is None:
+        follows["num_kv_heads"] = "num_heads"
+    follows = {k: src for k, src in follows.items() if k not in varied}
+    for key, src in follows.items():
+        env[key] = env[src]
+    fixed: dict[str, int] = {k: v for k, v in env.items() if k not in varied and not isinstance(v, np.ndarray)}
+    maxima = {k: (max(varied[k]) if k in varied else int(np.max(v)) if isinstance(v, np.ndarray) else v)
+              for k, v in env.items()}
 
     invalid = np.full(count, "", dtype=object)
-    _append_reason(invalid, np.asarray(env["d_model"] % env["num_heads"] != 0),
-                   "d_model not divisible by num_heads")
-    _append_reason(invalid, np.asarray(env["seq_len"] > env["context_length"]), "seq_len > context_length")
+    _append_reason(invalid, env["d_model"] % env["num_heads"] != 0, "d_model not divisible by num_heads")
+    _append_reason(invalid, env["num_heads"] % env["num_kv_heads"] != 0, "num_heads not divisible by num_kv_heads")
+    if config.ffn == "moe":
+        _append_reason(invalid, env["experts_per_token"] > env["n_experts"], "experts_per_token > n_experts")
+    _append_reason(invalid, env["seq_len"] > env["context_length"], "seq_len > context_length")
 
     columns: dict[str, np.ndarray] = dict(grid)
     arithmetic: dict[str, str] = {}
     bounds: dict[str, int] = {}
     exact_env: dict[str, Any] | None = None
     for q in quantities:
-        comp = compile_quantity(q, deriv)
+        try:
+            comp = compile_quantity(q, deriv)
+        except KeyError:
+            raise UsageError(f"--quantities: {q.name} does not apply to the architecture of {config.name}") from None
         top = [maxima[n] for n in comp.names]
         bound = int(comp.num_fn(*top)) if comp.monotone else None
         fits = not force_exact and bound is not None and max(bound, int(comp.den_fn(*top))) <= INT64_MAX and all(
@@ -229,7 +253,8 @@ def run_sweep(config: ModelConfig, varied: Mapping[str, list[int]], quantities: 
         arithmetic[q.name] = path
         if bound is not None:
             bounds[q.name] = bound
-    return SweepResult(config, dict(varied), fixed, list(quantities), columns, invalid, arithmetic, bounds)
+    return SweepResult(config, dict(varied), fixed, list(quantities), columns, invalid, arithmetic, bounds,
+                       {k: src for k, src in follows.items() if k not in fixed})
 
 
 def arithmetic_note(result: SweepResult) -> list[str]:
@@ -282,6 +307,7 @@ def to_csv(result: SweepResult) -> str:
     """CSV with `#` comment lines first (config, fixed values, arithmetic path per quantity)."""
     meta = [f"# config: {result.config.name}",
             "# fixed: " + ", ".join(f"{k}={v}" for k, v in result.fixed.items()),
+            *(f"# {k} = {src} in every row" for k, src in result.follows.items()),
             f"# combinations: {result.size}, invalid: {result.invalid_count}",
             *(f"# arithmetic: {line}" for line in arithmetic_note(result)),
             ",".join(_header(result))]
@@ -293,6 +319,7 @@ def to_json_data(result: SweepResult, rows: bool = True) -> dict[str, Any]:
     meta = {
         "config": result.config.name,
         "fixed": result.fixed,
+        "follows": result.follows,
         "varied": result.varied,
         "quantities": {q.name: {"description": q.description, "unit": q.unit,
                                 "arithmetic": result.arithmetic[q.name]} for q in result.quantities},
@@ -329,15 +356,17 @@ def to_json(result: SweepResult) -> str:
 
 
 def substitute_rows(config: ModelConfig, varied: Mapping[str, list[int]], quantities: Sequence[Quantity],
-                    limit: int | None = None, architecture: str = "assignment") -> list[list[int | None]]:
+                    limit: int | None = None, architecture: str | None = None) -> list[list[int | None]]:
     """The slow reference: xreplace per combination (for benchmarks and cross-checks, not for users)."""
-    deriv = derivation(architecture)
+    deriv = _derivation(config, varied, architecture)
     exprs = [q.expr(deriv) for q in quantities]
-    base = {k: v for k, v in config.values().items()}
+    base = {k: v for k, v in config.symbol_values().items()}
     out = []
     for combo in itertools.islice(itertools.product(*varied.values()), limit):
         vals = {"batch_size": 1, **base, **dict(zip(varied, combo))}
         vals.setdefault("seq_len", vals["context_length"])
+        if config.num_kv_heads is None and "num_kv_heads" not in varied:
+            vals["num_kv_heads"] = vals["num_heads"]
         subs = {SYMBOLS[k]: sympy.Integer(v) for k, v in vals.items()}
         row = []
         for e in exprs:

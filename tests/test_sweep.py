@@ -222,3 +222,41 @@ def test_inputs_beyond_int64_are_exact() -> None:
     result = run_sweep(BASE, varied, parse_quantities("params"))
     assert result.arithmetic["params"] == EXACT
     assert result.rows() == expected_rows(BASE, varied, ["params"])
+
+
+def test_gqa_rows_match_hand_formula() -> None:
+    """Grouped-query attention: k and v project to num_kv_heads * d_k columns."""
+    base = load_config("configs/llama-2-7b.json")
+    varied = {"num_heads": [16, 32], "num_kv_heads": [1, 4, 8, 16, 32]}
+    rows = run_sweep(base, varied, parse_quantities("params,forward_flops")).rows()
+    V, L, d, f, T = base.vocab_size, base.num_layers, base.d_model, base.d_ff, base.context_length
+    for row in rows:
+        h, kv = row["num_heads"], row["num_kv_heads"]
+        if h % kv:
+            assert row["invalid"] == "num_heads not divisible by num_kv_heads" and row["params"] is None
+            continue
+        dkv = kv * d // h
+        assert row["params"] == 2 * V * d + L * (2 * d * d + 2 * d * dkv + 3 * d * f + 2 * d) + d
+        assert row["forward_flops"] == (L * (2 * T * d * (2 * d + 2 * dkv) + 4 * T * T * d + 6 * T * d * f)
+                                        + 2 * T * d * V)
+
+
+def test_moe_keys_only_for_moe_configs() -> None:
+    with pytest.raises(UsageError, match="--vary n_experts"):
+        run_sweep(BASE, {"n_experts": [2]}, parse_quantities("params"))
+
+
+@pytest.mark.parametrize("spec", ["gpt2-xl", "configs/gpt2-xl-hf.json", "configs/llama-2-7b.json",
+                                  "configs/mistral-7b.json", "configs/mixtral-8x7b.json"])
+def test_sweep_agrees_with_account(spec: str) -> None:
+    """The compiled functions against the evaluated Step trees, for every architecture family."""
+    from derive.accounting import account
+
+    base = load_config(spec)
+    names = ["params", "active_params", "buffers", "forward_flops", "memory_bf16", "flops_per_token"]
+    varied = {"num_layers": [1, base.num_layers], "seq_len": [1, 7, base.context_length]}
+    for row in run_sweep(base, varied, parse_quantities(",".join(names))).rows():
+        acc = account(base.replace(num_layers=row["num_layers"]), seq_len=row["seq_len"])
+        active = acc.active_params.value if acc.active_params is not None else acc.total_params
+        assert [row[n] for n in names] == [acc.total_params, active, acc.buffers.value, acc.forward_flops,
+                                           acc.memory("bf16").value, acc.forward_flops // row["seq_len"]]
