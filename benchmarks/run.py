@@ -79,6 +79,10 @@ def main() -> None:
     out["import_sympy_s"], out["sheet_s"] = wall_pair([PY, "-c", "import sympy"],
                                                       [*derive, "sheet", "--out", str(tmp / "build")], r)
     out["help_s"] = wall([*derive, "--help"], r)
+    _, out["sheet_tex_s"] = wall_pair([PY, "-c", "pass"], [*derive, "sheet", "--format", "tex", "--out",
+                                                           str(tmp / "build")], r)
+    out["sheet_tex_over_import_sympy"] = out["sheet_tex_s"] / out["import_sympy_s"]
+    out["import_matplotlib_s"] = wall([PY, "-c", "import matplotlib.figure"], r)
     out["sheet_over_import_sympy"] = out["sheet_s"] / out["import_sympy_s"]
 
     # 2. size independence: GPT-2 XL against a 1-trillion-parameter config
@@ -145,8 +149,12 @@ def main() -> None:
 
 def report(o: dict[str, float]) -> str:
     rows = [
-        ("`derive sheet` (default) / `python -c \"import sympy\"`",
+        ("`derive sheet` (default: md + tex + 2 SVG plots) / `python -c \"import sympy\"`",
          f"{o['sheet_s']:.2f} s / {o['import_sympy_s']:.2f} s", f"{o['sheet_over_import_sympy']:.2f}"),
+        ("`derive sheet --format tex` (no SVG plots) / `import sympy`",
+         f"{o['sheet_tex_s']:.2f} s / {o['import_sympy_s']:.2f} s", f"{o['sheet_tex_over_import_sympy']:.2f}"),
+        ("`python -c \"import matplotlib.figure\"` alone (the SVG plots of the Markdown sheet need it)",
+         f"{o['import_matplotlib_s']:.2f} s", ""),
         ("`derive --help`", f"{o['help_s']:.3f} s", ""),
         (f"`derive params` 1T-parameter config / GPT-2 XL (fresh process)",
          f"{o['params_1t_s']:.2f} s / {o['params_gpt2xl_s']:.2f} s", f"{o['params_1t_over_gpt2xl']:.2f}"),

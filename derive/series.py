@@ -50,6 +50,13 @@ def _solve_for(eq: sympy.Eq, x: sympy.Symbol) -> list[sympy.Expr]:
     return sympy.solve(eq, x)
 
 
+def _is_monomial(expr: sympy.Expr) -> bool:
+    """c * x^a * y^b ...: nothing for simplify() to shorten (its first call costs ~0.1 s of imports)."""
+    def atom(a: sympy.Expr) -> bool:
+        return a.is_Rational or a.is_Symbol or (a.is_Pow and a.base.is_Symbol and a.exp.is_Integer)
+    return atom(expr) or (expr.is_Mul and all(atom(a) for a in expr.args))
+
+
 def crossover(config: ModelConfig, over: str = "attention_scores", under: str = "ffn",
               architecture: str = "assignment") -> Crossover:
     """Solve groups[over] == groups[under] for seq_len with sympy; the one positive root."""
@@ -59,7 +66,7 @@ def crossover(config: ModelConfig, over: str = "attention_scores", under: str = 
     roots = [r for r in _solve_for(eq, S) if r.is_positive is not False and r != 0]
     if len(roots) != 1:
         raise ValueError(f"expected one positive crossover for {over} vs {under}, got {roots}")
-    expr = sympy.simplify(roots[0])
+    expr = roots[0] if _is_monomial(roots[0]) else sympy.simplify(roots[0])
     values = {SYMBOLS[k]: v for k, v in config.values().items()}
     value = sympy.Rational(expr.xreplace({k: sympy.Integer(v) for k, v in values.items()}))
     return Crossover(expr, Fraction(int(value.p), int(value.q)), eq)

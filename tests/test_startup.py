@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("sympy", "jinja2", "torch", "numpy")
+HEAVY = ("sympy", "jinja2", "torch", "numpy", "matplotlib")
 
 PROBE = r"""
 import json, sys
@@ -28,8 +28,8 @@ print("HEAVY=" + json.dumps(heavy))
 """
 
 
-def _loaded_after(args: list[str]) -> list[str]:
-    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args), json.dumps(HEAVY)], cwd=ROOT,
+def _loaded_after(args: list[str], cwd: Path = ROOT) -> list[str]:
+    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args), json.dumps(HEAVY)], cwd=cwd,
                           capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert proc.returncode == 0, proc.stderr
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("HEAVY=")][-1]
@@ -62,3 +62,10 @@ def test_every_command_help_imports_nothing_heavy() -> None:
     assert "sweep" in commands
     for command in commands:
         assert _loaded_after([command, "--help"]) == [], command
+
+
+def test_latex_sheet_does_not_import_matplotlib(tmp_path) -> None:
+    """Only the Markdown sheet's SVG plots need matplotlib; a LaTeX sheet draws with pgfplots."""
+    loaded = _loaded_after(["sheet", "--format", "tex", "--out", str(tmp_path)])
+    assert "sympy" in loaded and "matplotlib" not in loaded
+    assert (tmp_path / "transformer-accounting.tex").is_file()
