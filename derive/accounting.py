@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from .architectures import GROUP_LABELS, Derivation, derivation, derivation_for
 from .components import weight
@@ -16,8 +16,9 @@ from .symbols import SYMBOLS
 DTYPE_BYTES: dict[str, int] = {"fp32": 4, "bf16": 2, "fp16": 2}
 
 
+@lru_cache(maxsize=None)
 def memory_step(params: Step, dtype: str) -> Step:
-    """Bytes to hold the weights: total_parameters * bytes per parameter."""
+    """Bytes to hold the weights: total_parameters * bytes per parameter (one Step per tree and dtype)."""
     return weight(f"memory.{dtype}", f"memory_{dtype}", Dim("total_parameters", params.expr, "P"),
                   Dim.const(DTYPE_BYTES[dtype]), f"bytes to load the weights in {dtype}")
 

@@ -157,3 +157,24 @@ def check_document(text: str, file: str = "<text>", config: "str | ModelConfig |
     from .check import check_text
 
     return check_text(text, file, config)
+
+
+def sweep(config: ModelConfig, varies: Sequence[str], quantities: str = "params,forward_flops",
+          architecture: str | None = None):
+    """Every combination of `varies` ('d_model=512:8192:512', 'num_layers=12,24') around `config`."""
+    from .quantities import parse_quantities
+    from .sweep import parse_varies, run_sweep
+
+    return run_sweep(config, parse_varies(varies), parse_quantities(quantities), architecture)
+
+
+def sweep_text(result, fmt: str = "csv") -> str:
+    from .sweep import to_csv, to_json
+
+    return to_csv(result) if fmt == "csv" else to_json(result)
+
+
+def sweep_arithmetic(result) -> list[str]:
+    from .sweep import arithmetic_note
+
+    return arithmetic_note(result)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import sympy
 
@@ -58,8 +58,9 @@ class Derivation:
             labels["ffn"] = "feed-forward (active SwiGLU experts)"
         return {g: labels[g] for g in labels if g in self.forward_groups}
 
-    @property
+    @cached_property
     def forward_groups(self) -> dict[str, sympy.Expr]:
+        """Symbolic per-group totals, summed once per Derivation rather than once per config."""
         return group_totals(self.forward)
 
 

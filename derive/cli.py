@@ -309,5 +309,44 @@ def check(file: str, config: str | None, fmt: str, as_json: bool) -> None:
     sys.exit(report.exit_code)
 
 
+@main.command()
+@click.argument("config", metavar="CONFIG")
+@click.option("--vary", "varies", multiple=True, metavar="KEY=SPEC",
+              help="A key and its values: START:STOP:STEP (stop included) or V1,V2,... (repeatable). "
+                   "Keys: the config's integer keys, batch_size (default 1), seq_len (default: context_length), "
+                   "num_kv_heads, n_experts, experts_per_token.")
+@click.option("--quantities", "quantity_spec", default="params,forward_flops", show_default=True,
+              help="Comma-separated quantities: params, active_params, buffers, memory_fp32, memory_bf16, "
+                   "forward_flops, forward_backward_flops, flops_per_token, ffn_flops, ... (an unknown name "
+                   "lists them all).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="Output format.")
+@click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False),
+              help="Write to this file (atomically) instead of standard output.")
+@set_option
+def sweep(config: str, varies: tuple[str, ...], quantity_spec: str, fmt: str, out_file: str | None,
+          sets: tuple[str, ...]) -> None:
+    """Evaluate quantities on every combination of the --vary values around CONFIG.
+
+    Functions are compiled once from the symbolic expressions: numpy int64 where the largest value fits,
+    exact Python integers otherwise (the output says which). Invalid combinations (d_model not divisible
+    by num_heads, seq_len > context_length, ...) are listed with a reason in the `invalid` column.
+    """
+    from . import api
+
+    base = api.load_config(config, api.parse_overrides(sets))
+    result = api.sweep(base, varies, quantity_spec)
+    text = api.sweep_text(result, fmt)
+    if out_file is None:
+        click.echo(text, nl=False)
+        return
+    from .render import write_atomic
+    from pathlib import Path
+
+    write_atomic(Path(out_file), text)
+    click.echo(f"wrote {out_file}: {result.size:,} combinations, {result.invalid_count:,} invalid; "
+               + "; ".join(api.sweep_arithmetic(result)))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import sympy
 
@@ -26,11 +27,13 @@ def fmt_decimal(x: Fraction | float, places: int = 2) -> str:
     return f"{float(x):,.{places}f}"
 
 
+@lru_cache(maxsize=4096)
 def expr_text(expr: sympy.Expr) -> str:
-    """Plain-text closed form in the hand-derivation style: `num_layers * (4 * d_model^2 + ...)`."""
+    """Plain-text closed form (cached per expression: a Derivation's totals print once, not per config) in the hand-derivation style: `num_layers * (4 * d_model^2 + ...)`."""
     return sympy.sstr(expr).replace("**", "^").replace("*", " * ").replace("/", " / ")
 
 
+@lru_cache(maxsize=4096)
 def expr_latex(expr: sympy.Expr) -> str:
     return sympy.latex(expr, symbol_names=LATEX_NAMES)
 

@@ -38,16 +38,35 @@ class Crossover:
         return float(self.value)
 
 
+def _solve_for(eq: sympy.Eq, x: sympy.Symbol) -> list[sympy.Expr]:
+    """Roots of a polynomial equation in x by sympy.roots (milliseconds; the first sympy.solve of a run
+    costs about 0.1 s of set-up); sympy.solve for anything else or when roots() cannot give them all."""
+    diff = sympy.expand(eq.lhs - eq.rhs)
+    if diff.is_polynomial(x):
+        poly = sympy.Poly(diff, x)
+        found = sympy.roots(poly)
+        if sum(found.values()) == poly.degree():
+            return list(found)
+    return sympy.solve(eq, x)
+
+
+def _is_monomial(expr: sympy.Expr) -> bool:
+    """c * x^a * y^b ...: nothing for simplify() to shorten (its first call costs ~0.1 s of imports)."""
+    def atom(a: sympy.Expr) -> bool:
+        return a.is_Rational or a.is_Symbol or (a.is_Pow and a.base.is_Symbol and a.exp.is_Integer)
+    return atom(expr) or (expr.is_Mul and all(atom(a) for a in expr.args))
+
+
 def crossover(config: ModelConfig, over: str = "attention_scores", under: str = "ffn",
               architecture: str = "assignment") -> Crossover:
     """Solve groups[over] == groups[under] for seq_len with sympy; the one positive root."""
     groups = derivation(architecture).forward_groups
     S = SYMBOLS["seq_len"]
     eq = sympy.Eq(groups[over], groups[under])
-    roots = [r for r in sympy.solve(eq, S) if r.is_positive is not False and r != 0]
+    roots = [r for r in _solve_for(eq, S) if r.is_positive is not False and r != 0]
     if len(roots) != 1:
         raise ValueError(f"expected one positive crossover for {over} vs {under}, got {roots}")
-    expr = sympy.simplify(roots[0])
+    expr = roots[0] if _is_monomial(roots[0]) else sympy.simplify(roots[0])
     values = {SYMBOLS[k]: v for k, v in config.values().items()}
     value = sympy.Rational(expr.xreplace({k: sympy.Integer(v) for k, v in values.items()}))
     return Crossover(expr, Fraction(int(value.p), int(value.q)), eq)

@@ -122,13 +122,27 @@ class Evaluated:
 
 
 def evaluate(step: Step, subs: Mapping[sympy.Symbol, int]) -> Evaluated:
+    """Substitute once per distinct size: a tree repeats a handful of Dims (d_model, 2, d_k) many times,
+    and a leaf's value is the product of its factors' values, so no per-node xreplace is needed."""
     ints = {k: sympy.Integer(v) for k, v in subs.items()}
+    memo: dict[sympy.Expr, int] = {}
 
     def value(expr: sympy.Expr) -> int:
+        if expr in memo:
+            return memo[expr]
         v = expr.xreplace(ints)
         if not v.is_Integer:
             raise ValueError(f"{expr} is not an integer at {dict(subs)}: {v}")
-        return int(v)
+        memo[expr] = int(v)
+        return memo[expr]
+
+    def leaf_value(s: Step, factor_values: tuple[int, ...]) -> int:
+        if not s.factors:
+            return value(s.expr)
+        out = 1
+        for v in factor_values:
+            out *= v
+        return out
 
     def go(s: Step) -> Evaluated:
         children = tuple(go(c) for c in s.children)
@@ -136,13 +150,14 @@ def evaluate(step: Step, subs: Mapping[sympy.Symbol, int]) -> Evaluated:
             total = sum(c.value for c in children)
             rep = value(s.repeat.expr) if s.repeat is not None else None
             val = total * rep if rep is not None else total
-        else:
+        factor_values = tuple(value(f.expr) for f in s.factors)
+        if not children:
             rep = None
-            val = value(s.expr)
+            val = leaf_value(s, factor_values)
         return Evaluated(
             step=s,
             value=val,
-            factor_values=tuple(value(f.expr) for f in s.factors),
+            factor_values=factor_values,
             shape_values=tuple(tuple(value(d.expr) for d in shape) for shape in s.shapes),
             repeat_value=rep,
             children=children,
