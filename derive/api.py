@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -65,12 +66,19 @@ def _write_figures(context: dict[str, Any], out_dir: Path) -> list[tuple[Path, b
             (out_dir / files["context"], context_figure(context["context_plot"]))]
 
 
+def file_stem(name: str, configs: Sequence[ModelConfig] = ()) -> str:
+    """`sheet-config1-config2`, safe as a file name and as a Markdown link and \\input path
+    (a config may be called `meta-llama/Llama-2-7b` or `my model #1`)."""
+    stem = "-".join([name, *(c.name for c in configs)])
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", stem).strip("-.") or name
+
+
 def write_sheets(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
                  overrides: Mapping[str, Any] | None = None, formats: Iterable[str] = FORMATS,
                  out_dir: str | Path = "build", fragment: bool = False) -> list[Path]:
     """Render every format first, then write each atomically: a failure writes nothing half-done."""
     context = sheet_context(name, configs, overrides)
-    stem = name if not configs else f"{name}-{'-'.join(c.name for c in configs)}"
+    stem = file_stem(name, configs)
     _figure_context(context, stem, fragment)
     rendered = [(Path(out_dir) / f"{stem}.{fmt}", render(name, fmt, context)) for fmt in formats]
     figures = _write_figures(context, Path(out_dir)) if "md" in formats else []

@@ -92,7 +92,9 @@ def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, set
 def params(config: str, sets: tuple[str, ...], as_json: bool) -> None:
     """Trainable parameters (per matrix, per block, total), buffers and weight memory of CONFIG."""
     from . import api
-    from .formatting import fmt_decimal, GB, GIB
+    from fractions import Fraction
+
+    from .formatting import GB, GIB, fmt_decimal
 
     acc = api.account(api.load_config(config, api.parse_overrides(sets)))
     report = api.params_report(acc)
@@ -106,7 +108,7 @@ def params(config: str, sets: tuple[str, ...], as_json: bool) -> None:
                    f"{acc.config.n_experts} experts per layer): {acc.active_params.value:,}")
     click.echo(f"\nnon-trainable buffers (not counted): {acc.buffers.value:,}")
     for dtype, n in report["memory_bytes"].items():
-        click.echo(f"weights in {dtype}: {n:,} bytes = {fmt_decimal(n / GB)} GB = {fmt_decimal(n / GIB)} GiB")
+        click.echo(f"weights in {dtype}: {n:,} bytes = {fmt_decimal(Fraction(n, GB))} GB = {fmt_decimal(Fraction(n, GIB))} GiB")
 
 
 @main.command()

@@ -23,8 +23,14 @@ def tex_int(n: int) -> str:
     return f"{n:,}".replace(",", "{,}")
 
 
-def fmt_decimal(x: Fraction | float, places: int = 2) -> str:
-    return f"{float(x):,.{places}f}"
+def fmt_decimal(x: Fraction | int | float, places: int = 2) -> str:
+    """Rounded for display; exact ratios are rounded exactly (half to even), so no float digits leak in."""
+    if isinstance(x, float):
+        return f"{x:,.{places}f}"
+    q = round(Fraction(x) * 10**places)
+    whole, frac = divmod(abs(q), 10**places)
+    sign = "-" if q < 0 else ""
+    return f"{sign}{whole:,}" + (f".{frac:0{places}d}" if places else "")
 
 
 @lru_cache(maxsize=4096)

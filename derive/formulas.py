@@ -16,6 +16,7 @@ from .errors import UsageError
 from .formatting import expr_latex, expr_text, fmt_int
 from .latex import equation, expr_tex, macro_definitions, packages_comment, with_numbers
 from .steps import substitute
+from .symbols import SYMBOLS
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,26 @@ class Quantity:
     expr: Callable[[Derivation], sympy.Expr]
 
 
+def _flops_per_token(d: Derivation) -> sympy.Expr:
+    # forward FLOPs of one pass divided by the tokens it processes (batch_size * seq_len)
+    return sympy.cancel(d.forward.expr / (SYMBOLS["batch_size"] * SYMBOLS["seq_len"]))
+
+
 def _group(name: str) -> Callable[[Derivation], sympy.Expr]:
     return lambda d: d.forward_groups[name]
 
 
 QUANTITIES: dict[str, Quantity] = {q.key: q for q in (
     Quantity("params", "P", "P", "trainable parameters", lambda d: d.params.expr),
+    Quantity("active_params", "P_active", r"P_{\mathrm{active}}",
+             "parameters one token passes through (= params unless mixture of experts)",
+             lambda d: (d.active_params or d.params).expr),
     Quantity("buffers", "R", "R", "non-trainable buffers (RoPE tables)", lambda d: d.buffers.expr),
     *(Quantity(f"memory_{dt}", f"M_{dt}", rf"M_{{\mathrm{{{dt}}}}}", f"bytes of the weights in {dt}",
                (lambda dt: lambda d: memory_step(d.params, dt).expr)(dt)) for dt in DTYPE_BYTES),
     Quantity("forward_flops", "F", "F", "forward matmul FLOPs", lambda d: d.forward.expr),
+    Quantity("flops_per_token", "F_token", r"F_{\mathrm{token}}", "forward-pass matmul FLOPs per token at seq_len",
+             _flops_per_token),
     Quantity("forward_backward_flops", "F_train", r"F_{\mathrm{train}}",
              "forward + backward matmul FLOPs (backward = 2 x forward)", lambda d: 3 * d.forward.expr),
     Quantity("attention_projection_flops", "F_proj", r"F_{\mathrm{proj}}", "attention projection FLOPs",

@@ -1,8 +1,8 @@
 """Named quantities as data: how to get each one's sympy expression from a Derivation.
 
 Sweeps and any other command that asks for "params" or "forward_flops" by name go through this registry. It
-takes every closed form of `derive formula` (derive.formulas.QUANTITIES: params, buffers, memory_fp32,
-memory_bf16, forward_flops, ...) and adds per-token figures, so a quantity is defined once. Add one with `register(Quantity(...))`; the `expr` callable
+takes every closed form of `derive formula` (derive.formulas.QUANTITIES: params, active_params, buffers,
+memory_fp32, forward_flops, flops_per_token, ...), so a quantity is defined once. Add one with `register(Quantity(...))`; the `expr` callable
 receives the architecture's Derivation and must return a sympy expression in the symbols of
 derive.symbols (it may use batch_size and seq_len).
 
@@ -22,7 +22,6 @@ import sympy
 from .architectures import Derivation
 from .errors import UsageError
 from .formulas import QUANTITIES as _FORMULAS
-from .symbols import SYMBOLS
 
 
 @dataclass(frozen=True)
@@ -61,26 +60,19 @@ def parse_quantities(spec: str, option: str = "--quantities") -> list[Quantity]:
     return [get_quantity(n, option) for n in dict.fromkeys(names)]
 
 
-def _flops_per_token(d: Derivation) -> sympy.Expr:
-    # forward FLOPs of one pass divided by the tokens it processes (batch_size * seq_len)
-    return sympy.cancel(d.forward.expr / (SYMBOLS["batch_size"] * SYMBOLS["seq_len"]))
-
-
 def _unit(key: str) -> str:
     if key.startswith("memory_"):
         return "bytes"
     if key.endswith("flops"):
         return "FLOPs"
-    return {"params": "parameters", "buffers": "elements"}.get(key, "")
+    if key.endswith("flops_per_token"):
+        return "FLOPs"
+    return {"params": "parameters", "active_params": "parameters", "buffers": "elements"}.get(key, "")
 
 
 # `derive formula`'s registry (derive.formulas) holds the closed forms it prints; every one of them is a
 # sweep quantity too, with its expression taken from there, so each formula stays defined once.
 for _f in _FORMULAS.values():
     register(Quantity(_f.key, _f.meaning, _unit(_f.key), _f.expr))
-register(Quantity("active_params", "parameters one token passes through (= params unless mixture of experts)",
-                  "parameters", lambda d: (d.active_params or d.params).expr))
-register(Quantity("flops_per_token", "forward-pass matmul FLOPs per token at seq_len", "FLOPs",
-                  _flops_per_token))
 
 DEFAULT_QUANTITIES: tuple[str, ...] = ("params", "forward_flops")

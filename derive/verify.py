@@ -120,12 +120,17 @@ def verify(acc: Accounting) -> VerifyResult:
     torch = _require("torch")
     from torch.utils.flop_counter import FlopCounterMode
 
-    label, model, inputs = build_reference(acc.config)
-    params = sum(p.numel() for p in model.parameters())
-    ids = torch.zeros((acc.batch_size, acc.seq_len), dtype=torch.long, device="meta")
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(**inputs(ids))
-    flops = int(counter.get_total_flops())
+    try:
+        label, model, inputs = build_reference(acc.config)
+        params = sum(p.numel() for p in model.parameters())
+        ids = torch.zeros((acc.batch_size, acc.seq_len), dtype=torch.long, device="meta")
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(**inputs(ids))
+        flops = int(counter.get_total_flops())
+    except Exception as exc:  # the reference implementation rejected this config: say so on one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"{acc.config.source or acc.config.name}: the reference model could not be built or run "
+                         f"on the meta device ({type(exc).__name__}: {first})") from None
     notes = ["parameters: sum of numel() over model.parameters() (a tied weight is listed once)",
              "forward FLOPs: torch.utils.flop_counter.FlopCounterMode (matmuls only; bias adds, norms, "
              "softmax, RoPE and lookups count 0)"]

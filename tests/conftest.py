@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+# CI replays the same examples every run (a red CI must mean a change broke something); locally hypothesis
+# keeps exploring new examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 GPT2_SHAPES = {
     # name: (num_layers, d_model, num_heads, d_ff) -- the homework's shapes; d_ff = 4 d_model except XL,

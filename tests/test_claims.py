@@ -367,7 +367,7 @@ def expressions(draw, depth: int = 3) -> tuple[str, str]:
         ours, py = draw(expressions(depth - 1))
         exp = draw(st.integers(-2, 3))
         op = draw(st.sampled_from(["^", "**"]))
-        return f"({ours}) {op} {exp}", f"({py}) ** {exp}"
+        return f"({ours}) {op} {exp}", f"F({py}) ** {exp}"  # F(): Fraction // Fraction is an int
     left, lpy = draw(expressions(depth - 1))
     right, rpy = draw(expressions(depth - 1))
     op, pyop = draw(_OPS)

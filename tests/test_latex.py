@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
+import pytest
 
 from derive import api
+from tex_helpers import compile_fragment, compile_tex
 
 
-def compile_tex(source: str, workdir: Path, name: str = "sheet") -> Path:
-    pdflatex = shutil.which("pdflatex")
-    assert pdflatex, "pdflatex is not installed: .ci/run installs TeX from Debian's packages"
-    (workdir / f"{name}.tex").write_text(source, encoding="utf-8")
-    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
-                            cwd=workdir, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:]
-    pdf = workdir / f"{name}.pdf"
-    assert pdf.stat().st_size > 1000
-    return pdf
+SHEETS = [
+    ("transformer-accounting", []),
+    ("model-accounting", ["mixtral-8x7b"]),
+    ("model-accounting", ["gpt2-small-hf", "llama-2-7b"]),
+    ("adamw-accounting", []),
+]
 
 
-def test_default_sheet_compiles(tmp_path):
-    compile_tex(api.render_sheet(fmt="tex"), tmp_path)
+@pytest.mark.parametrize("sheet, configs", SHEETS)
+def test_every_sheet_compiles_and_fits_the_page(sheet, configs, tmp_path):
+    compile_tex(api.render_sheet(sheet, api.load_configs(configs), fmt="tex"), tmp_path)
 
 
 def test_sheet_with_awkward_names_compiles(tmp_path):
@@ -31,9 +27,26 @@ def test_sheet_with_awkward_names_compiles(tmp_path):
     compile_tex(api.render_sheet(configs=[cfg], fmt="tex"), tmp_path)
 
 
-def test_markup_is_not_escaped_twice():
+def test_crossover_outside_the_plotted_range_compiles(tmp_path):
+    # d_ff = 64 puts the attention/FFN crossover (1.5 d_ff = 96) below the charts' first context length.
+    cfg = api.load_config("gpt2-xl", {"d_ff": 64})
+    compile_tex(api.render_sheet(configs=[cfg], fmt="tex"), tmp_path)
+
+
+@pytest.mark.parametrize("sheet, configs", SHEETS)
+def test_every_sheet_has_a_fragment_form(sheet, configs, tmp_path):
+    fragment = api.render_sheet(sheet, api.load_configs(configs), fmt="tex", fragment=True)
+    compile_fragment(fragment, tmp_path)
+
+
+@pytest.mark.parametrize("sheet, configs", [
+    ("transformer-accounting", []),
+    ("model-accounting", ["llama-2-7b"]),
+    ("adamw-accounting", []),
+])
+def test_markup_is_not_escaped_twice(sheet, configs):
     # Macro output and sympy's LaTeX are markup; only data strings are escaped. A doubly escaped sheet
     # still compiles, but prints its own source.
-    text = api.render_sheet(fmt="tex")
+    text = api.render_sheet(sheet, api.load_configs(configs), fmt="tex")
     assert r"\textbackslash{}" not in text
-    assert r"\begin{tabular}" in text and r"\texttt{q\_proj}" in text
+    assert r"\begin{tabular" in text and r"\toprule" in text
