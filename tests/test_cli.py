@@ -141,3 +141,32 @@ def test_help_does_not_import_sympy():
             "print('sympy' in sys.modules, 'jinja2' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False False"
+
+
+def test_non_utf8_config_is_one_line_exit_2(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("# r\xe9sum\xe9\nvocab_size: 10\n".encode("latin-1"))
+    result = CliRunner().invoke(main, ["params", str(path)])
+    assert result.exit_code == 2 and "UTF-8" in result.output and str(path) in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_output_file_names_are_safe(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: \"meta-llama/Llama 2 #7b\"\nvocab_size: 100\ncontext_length: 16\nnum_layers: 2\n"
+                   "d_model: 8\nnum_heads: 2\nd_ff: 16\n")
+    result = CliRunner().invoke(main, ["sheet", str(cfg), "--out", str(tmp_path / "out"), "--format", "md"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert "transformer-accounting-meta-llama-Llama-2-7b.md" in names
+    assert all("/" not in n and " " not in n and "#" not in n for n in names)
+
+
+def test_weight_memory_is_rounded_exactly_even_when_huge(run):
+    # 4 * P bytes with P far beyond float precision: the GB figure must be the exact bytes / 10^9, rounded.
+    out = run("params", "gpt2-xl", "--set", "d_model=16000000000000000000000", "--set", "num_heads=1").output
+    line = next(ln for ln in out.splitlines() if ln.startswith("weights in fp32"))
+    n = int(line.split(": ")[1].split(" bytes")[0].replace(",", ""))
+    gb = line.split(" = ")[1].split(" GB")[0].replace(",", "")
+    whole, frac = divmod(round(n * 100 // 10**9 + (1 if (n * 100) % 10**9 * 2 > 10**9 else 0)), 100)
+    assert gb == f"{whole}.{frac:02d}"

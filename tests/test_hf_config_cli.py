@@ -158,3 +158,13 @@ def test_generic_sheet_latex_compiles(tmp_path):
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tmp_path,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def test_verify_reports_a_reference_that_cannot_run_on_one_line(tmp_path):
+    # d_k = 125 is odd: derive counts it, but a RoPE implementation cannot rotate pairs of 125 dimensions.
+    cfg = tmp_path / "odd.yaml"
+    cfg.write_text("vocab_size: 100\ncontext_length: 32\nnum_layers: 1\nd_model: 1000\nnum_heads: 8\nd_ff: 64\n")
+    result = run("verify", str(cfg), "--seq-len", "16")
+    assert result.exit_code == 2, result.output
+    assert "reference model could not be built or run" in result.output
+    assert len(result.output.strip().splitlines()) == 1
