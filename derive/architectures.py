@@ -97,7 +97,7 @@ def _attention_component(opts: ArchOptions) -> Attention:
         linear("v_proj", D, kv, f"value projection{kv_note}", "attention_projections", b or opts.qkv_bias,
                ("wv", "v", "value")),
         linear("o_proj", D, D, "output projection", "attention_projections", b,
-               ("wo", "output_proj", "out_proj")),
+               ("wo", "output_proj", "out_proj", "w_o", "o")),
     ), ("attention", "attn", "multi_head_attention"), ("attention", "attn")), (B, H, S), DK)
 
 

@@ -5,7 +5,9 @@
     >>> report.exit_code                                                         # doctest: +SKIP
 
 A claim line is matched to a node of the derivation by its name (Step.title, total_title, aliases),
-disambiguated by its enclosing headings and by the section it sits in (parameters vs forward FLOPs).
+disambiguated by its enclosing headings and by the section it sits in (parameters, MoE active parameters,
+forward FLOPs); a line in bytes is always weight memory. Lines in a training section (activations, AdamW
+state, backward/step FLOPs, time) are "not understood": their arithmetic is checked, their meaning is not.
 A wrong value is first explained by an earlier wrong line (the same error carried into a total, times
 num_layers), then by a known pitfall (derive.pitfalls), else reported as plainly wrong.
 """
@@ -18,16 +20,19 @@ from fractions import Fraction
 
 from .accounting import DTYPE_BYTES, Accounting, account
 from .architectures import Derivation
-from .check_lines import SETTINGS, TREES, document_config, listing_value, match, norm, sections
+from .check_lines import SETTINGS, TREES, document_config, document_ints, listing_value, match, norm, sections
 from .check_report import LineCheck, Report
 from .claims import Document, Line, NotUnderstood, check_chain, evaluate, parse_document
-from .config import INT_KEYS, ModelConfig, load_config
+from .config import ARCH_KEYS, INT_KEYS, ModelConfig, config_from_mapping, load_config
 from .errors import ConfigError, UsageError
 from .pitfalls import GB_VS_GIB, PITFALLS, Pitfall, explain
 from .quantity import _BYTE_UNITS, Quantity, agree
 from .steps import Evaluated
 
 UNITS = {"forward": "FLOPs", "memory": "bytes"}
+TRAINING_NOTE = ("A training-accounting line (activations, gradients, AdamW state, backward or step FLOPs, "
+                 "training time): derive check derives parameters, weight memory and forward FLOPs only, "
+                 "so only the arithmetic was checked.")
 # Symbols a document may define (`d_k = d_model // num_heads = 64`) and what they must equal.
 DERIVED_SYMBOLS = {name: (lambda c: Fraction(c.d_model, c.num_heads)) for name in ("d_k", "d_head", "head_dim")}
 
@@ -57,7 +62,8 @@ class _Probe:
 
     def __init__(self, checker: "Checker", acc: Accounting, tree: str, keys: tuple[str, ...], scale: int):
         self.checker, self.acc, self.tree, self.keys, self.scale = checker, acc, tree, keys, scale
-        self.base = "forward" if tree == "forward" else ("buffers" if tree == "buffers" else "params")
+        self.base = tree if tree in ("forward", "buffers", "active_params") else "params"
+        self.prefix = "params" if self.base == "active_params" else self.base  # active keys are params.*
         self.values = {**acc.config.values(), "batch_size": acc.batch_size, "seq_len": acc.seq_len,
                        "rope_per_block": self.leaf_in(acc.buffers, "buffers.block.rope"),
                        "xl_d_ff": checker.xl_d_ff}
@@ -78,12 +84,12 @@ class _Probe:
         return sum(n.value for n in self.nodes(acc)) * self.scale
 
     def under(self, leaf: str) -> int:
-        key = leaf if "." in leaf and leaf.split(".")[0] in TREES else f"{self.base}.{leaf}"
+        key = leaf if "." in leaf and leaf.split(".")[0] in TREES else f"{self.prefix}.{leaf}"
         return sum(_under(n, key) for n in self.nodes(self.acc)) * self.scale
 
     def leaf(self, leaf: str) -> int:
         try:
-            return getattr(self.acc, self.base).find(f"{self.base}.{leaf}").value
+            return getattr(self.acc, self.base).find(f"{self.prefix}.{leaf}").value
         except KeyError:
             return 0
 
@@ -147,7 +153,7 @@ class Checker:
     def run(self, file: str) -> Report:
         report = Report(file, self.config)
         settings = sections(self.doc)
-        symbols: dict = {**self.config.values(), **document_config(self.doc)}
+        symbols: dict = {**self.config.symbol_values(), **document_ints(document_config(self.doc))}
         fixed = set(symbols)
         wrong: list[_Wrong] = []
         for line in self._claims():
@@ -169,7 +175,12 @@ class Checker:
             notes: list[str] = []
             if not result.ok:
                 self._arithmetic(result, check, notes)
-            self._meaning(line, mode, setting, defined, claimed, check, notes, wrong)
+            if mode == "training" and not defined:
+                if check.verdict == "ok" and claimed is not None:
+                    check.verdict = "not understood"
+                notes.append(TRAINING_NOTE)
+            else:
+                self._meaning(line, mode, setting, defined, claimed, check, notes, wrong)
             check.explanation = " ".join(notes)
             report.lines.append(check)
         return report
@@ -188,20 +199,26 @@ class Checker:
 
     def _target(self, line: Line, mode, claimed: Quantity | None) -> tuple[str, tuple[str, ...], str | None] | None:
         name, context = line.name, line.context
+        text = line.text.lower()
+        unit = claimed.unit if claimed else None
+        if unit == "bytes":  # bytes are memory whatever the line or its heading is called
+            words = f"{norm(name)} {text}" if name else text
+            dtype = next((d for d in DTYPE_BYTES if d in words), self.default_dtype)
+            return "memory", ("params",), dtype
         if name is None and context:
             name, context = context[-1], context[:-1]
         if name is None:
             return None
         name = norm(name)
-        text = line.text.lower()
-        unit = claimed.unit if claimed else None
         if "@" in text or unit == "FLOPs" or "flop" in name:
             trees = ["forward"]
-        elif unit == "bytes" or re.search(r"memor|bytes", name):
+        elif re.search(r"memor|bytes", name):
             dtype = next((d for d in DTYPE_BYTES if d in name), self.default_dtype)
             return "memory", ("params",), dtype
         else:
-            trees = {"params": ["params", "buffers"], "flops": ["forward"]}.get(mode, list(TREES))
+            active = ["active_params"] if self.deriv.active_params is not None else ["params"]
+            trees = {"params": ["params", "buffers"], "flops": ["forward"], "active": active}.get(
+                mode, ["params", "buffers", "forward"])
         for fuzzy in (False, True):
             for tree in trees:
                 keys = match(self.deriv, tree, name, context, fuzzy)
@@ -268,7 +285,7 @@ class Checker:
 
     def _propagated(self, probe: _Probe, tree: str, setting, wrong: list[_Wrong], fits) -> int | None:
         """The first cause when earlier wrong lines inside this quantity explain its whole error."""
-        base = "params" if tree == "memory" else tree
+        base = probe.base
         inside = [(w, probe.under(w.keys[0])) for w in wrong if w.setting == setting and w.tree == base]
         inside = [(w, n) for w, n in inside if n]
         for w, n in inside:
@@ -310,14 +327,13 @@ class Checker:
 
 
 def config_from_document(doc: Document, file: str) -> ModelConfig:
+    """The config the document lists (sizes and architecture options), validated like a YAML config."""
     listed = document_config(doc)
     missing = [k for k in INT_KEYS if k not in listed]
     if missing:
         raise UsageError(f"{file}: no --config given and the document does not list {', '.join(missing)}")
-    try:
-        return ModelConfig(name="document", **{k: listed[k] for k in INT_KEYS})
-    except (TypeError, ValueError) as exc:  # pragma: no cover - ints from the parser
-        raise ConfigError(file, None, str(exc)) from None
+    data = {k: listed[k] for k in (*INT_KEYS, *ARCH_KEYS) if k in listed}
+    return config_from_mapping(data, file, "document")
 
 
 def check_text(text: str, file: str = "<text>", config: str | ModelConfig | None = None) -> Report:

@@ -253,3 +253,8 @@ def _as_mapping(config: ModelConfig) -> dict[str, Any]:
         "d_ff_source": config.d_ff_source,
         **{k: v for k, v in config.arch_values().items() if v is not None},
     }
+
+
+def config_from_mapping(data: Mapping[str, Any], source: str, default_name: str) -> ModelConfig:
+    """Validate a mapping of config keys (e.g. read from a document's listing) exactly as a YAML config is."""
+    return _validate(data, source, default_name)

@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Protocol
 class Probe(Protocol):
     """What a pitfall may ask about the line under check (implemented in derive.check)."""
 
-    tree: str            # 'params' | 'buffers' | 'forward' | 'memory'
+    tree: str            # 'params' | 'active_params' | 'buffers' | 'forward' | 'memory'
     expected: int        # derived value of the line's quantity
     scale: int           # bytes per parameter for a memory line, else 1
     values: dict         # config values plus batch_size and seq_len
@@ -30,6 +30,9 @@ class Probe(Protocol):
         """This line's derived value with the config (or batch_size/seq_len) changed."""
 
 
+PARAM_TREES = ("params", "active_params", "memory")  # trees whose lines count parameters (or their bytes)
+
+
 @dataclass(frozen=True)
 class Pitfall:
     key: str
@@ -39,7 +42,7 @@ class Pitfall:
 
 
 def _rope(p: Probe) -> Iterable[int]:
-    if p.tree not in ("params", "memory"):
+    if p.tree not in PARAM_TREES:
         return []
     per_block = p.values["rope_per_block"]
     blocks = p.under("block")
@@ -47,14 +50,14 @@ def _rope(p: Probe) -> Iterable[int]:
 
 
 def _tied(p: Probe) -> Iterable[int]:
-    if p.tree not in ("params", "memory") or not (p.under("lm_head") or p.under("token_embedding")):
+    if p.tree not in PARAM_TREES or not (p.under("lm_head") or p.under("token_embedding")):
         return []
     return [p.expected - p.leaf("lm_head") * p.scale]
 
 
 def _two_matrix_ffn(p: Probe) -> Iterable[int]:
     tree = "forward" if p.tree == "forward" else "params"
-    if tree == "params" and p.tree not in ("params", "memory"):
+    if tree == "params" and p.tree not in PARAM_TREES:
         return []
     n = p.under("block.ffn.w3")
     return [p.expected - p.leaf("block.ffn.w3") * n] if n else []
