@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
 
+import sympy
+
 from .architectures import GROUP_LABELS, Derivation, derivation, derivation_for
 from .components import weight
 from .config import ModelConfig
@@ -23,6 +25,14 @@ def memory_step(params: Step, dtype: str) -> Step:
                   Dim.const(DTYPE_BYTES[dtype]), f"bytes to load the weights in {dtype}")
 
 
+def substitution(config: ModelConfig, batch_size: int, seq_len: int) -> dict[sympy.Symbol, int]:
+    """Every symbol's value for one config and input shape: the one place numbers meet the symbols."""
+    values = {SYMBOLS[k]: v for k, v in config.symbol_values().items()}
+    values[SYMBOLS["batch_size"]] = batch_size
+    values[SYMBOLS["seq_len"]] = seq_len
+    return values
+
+
 @dataclass(frozen=True, eq=False)
 class Accounting:
     """Exact figures for one config at one batch size and sequence length."""
@@ -33,11 +43,8 @@ class Accounting:
     derivation: Derivation
 
     @cached_property
-    def subs(self) -> dict:
-        values = {SYMBOLS[k]: v for k, v in self.config.symbol_values().items()}
-        values[SYMBOLS["batch_size"]] = self.batch_size
-        values[SYMBOLS["seq_len"]] = self.seq_len
-        return values
+    def subs(self) -> dict[sympy.Symbol, int]:
+        return substitution(self.config, self.batch_size, self.seq_len)
 
     @cached_property
     def params(self) -> Evaluated:

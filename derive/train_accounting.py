@@ -12,6 +12,7 @@ import sympy
 import yaml
 
 from . import symbols as sy
+from .accounting import substitution
 from .config import ArchOptions, ModelConfig
 from .errors import ConfigError, UsageError
 from .hardware import Budget, Hardware, get_hardware, parse_budget
@@ -63,10 +64,7 @@ class TrainAccounting:
 
     @cached_property
     def subs(self) -> dict[sympy.Symbol, int]:
-        values = {sy.SYMBOLS[k]: v for k, v in self.config.values().items()}
-        values[sy.B] = self.batch_size
-        values[sy.S] = self.seq_len
-        return values
+        return substitution(self.config, self.batch_size, self.seq_len)
 
     def _eval(self, step) -> Evaluated:
         return evaluate(step, self.subs)
