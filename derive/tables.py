@@ -12,7 +12,7 @@ from typing import Callable
 
 from .accounting import Accounting
 from .errors import UsageError
-from .formatting import GB, fmt_int
+from .formatting import GB, fmt_decimal, fmt_int
 from .latex import macro_definitions, num, packages_comment, PGFPLOTS_COMPAT
 from .render import escape_tex
 
@@ -76,7 +76,7 @@ def _human(v: int | Fraction | str, kind: str) -> str:
     if kind == "text":
         return str(v)
     if kind == "gb":
-        return f"{float(Fraction(v, GB)):,.2f}"
+        return fmt_decimal(Fraction(v, GB))
     if kind == "pct":
         return f"{float(v) * 100:.1f}%"
     if isinstance(v, Fraction) and v.denominator != 1:
@@ -88,7 +88,7 @@ def _tex(v: int | Fraction | str, kind: str) -> str:
     if kind == "text":
         return escape_tex(str(v))
     if kind == "gb":
-        return rf"\dnum{{{float(Fraction(v, GB)):.2f}}}"
+        return rf"\dnum{{{fmt_decimal(Fraction(v, GB)).replace(',', '')}}}"
     if kind == "pct":
         return rf"\dnum{{{float(v) * 100:.1f}}}\,\%"
     if isinstance(v, Fraction) and v.denominator != 1:
