@@ -111,8 +111,8 @@ def main() -> None:
     out["torch_meta_1t_s"] = wall([*oracle, str(trillion_yaml)], max(1, r // 2))
 
     # 4. sweep throughput: compiled functions against substituting per combination
-    from derive.quantities import parse_quantities
-    from derive.sweep import run_sweep, substitute_rows, to_csv
+    from derive.accounting.quantities import parse_quantities
+    from derive.accounting.sweep import run_sweep, substitute_rows, to_csv
 
     qs = parse_quantities("params,forward_flops")
     per_axis = max(2, round((args.sweep_size / 4) ** (1 / 2)))

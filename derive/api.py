@@ -14,17 +14,21 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .accounting import DTYPE_BYTES, Accounting, account
-from .architectures import GROUP_LABELS, Derivation, derivation
-from .config import ModelConfig, load_config, parse_overrides, preset_names
-from .formatting import TreeLine, expr_text, tree_lines
-from .render import FORMATS, render, write_atomic
-from .sheets import CONVENTIONS, DEFAULT_SHEET, SHEETS, get_sheet
-from .steps import Evaluated
+from .accounting.account import DTYPE_BYTES, Accounting, account
+from .model.architectures import Derivation, derivation
+from .model.config import ModelConfig, load_config, parse_overrides, preset_names
+from .model.steps import Evaluated
+from .render.environment import FORMATS, render
+from .render.formatting import TreeLine, expr_text, tree_lines
+from .render.output import write_atomic
+from .render.sheets import CONVENTIONS, DEFAULT_SHEET, GENERIC_SHEET, get_sheet
+from .render.sheets.common import bytes_summary
 
 __all__ = [
     "Accounting", "Derivation", "ModelConfig", "account", "derivation", "load_config", "parse_overrides",
     "preset_names", "render_sheet", "write_sheets", "params_report", "flops_report", "tree_lines",
+    "bytes_summary", "write_atomic", "train_report", "train_account", "training_report", "check_document",
+    "render_table", "render_formula", "write_plot", "verify", "sweep",
 ]
 
 
@@ -49,7 +53,7 @@ def render_sheet(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
 
 def _figure_context(context: dict[str, Any], stem: str, fragment: bool) -> None:
     """Where the Markdown sheet's SVGs go (beside it), whether they can be drawn, full document or not."""
-    from .plots import have_matplotlib, plot_files
+    from .render.charts import have_matplotlib, plot_files
 
     context["fragment"] = fragment
     context["plot_files"] = plot_files(stem)
@@ -57,7 +61,7 @@ def _figure_context(context: dict[str, Any], stem: str, fragment: bool) -> None:
 
 
 def _write_figures(context: dict[str, Any], out_dir: Path) -> list[tuple[Path, bytes]]:
-    from .plots import context_figure, shares_figure
+    from .render.charts import context_figure, shares_figure
 
     if not context.get("plots_available") or "shares_plot" not in context:
         return []
@@ -143,10 +147,29 @@ def table_text(lines: list[TreeLine]) -> str:
 
 
 def train_report(config: ModelConfig, **options: Any) -> dict[str, Any]:
-    """`derive train --json` as a function: options as in train_accounting.train_account."""
-    from .train_accounting import train_account, train_report as report
+    """`derive train --json` as a function: options as in derive.accounting.training.run.train_account."""
+    return training_report(train_account(config, **options))
 
-    return report(train_account(config, **options))
+
+def train_account(config: ModelConfig, **options: Any):
+    """The exact training accounting of `config` (derive.accounting.training.run.TrainAccounting)."""
+    from .accounting.training.run import train_account as run
+
+    return run(config, **options)
+
+
+def training_report(t) -> dict[str, Any]:
+    """The JSON document of a TrainAccounting (what `derive train --json` prints)."""
+    from .accounting.training.run import train_report as report
+
+    return report(t)
+
+
+def training_conventions(**switches: Any):
+    """derive.accounting.training.derivation.Conventions (backward, causal, recompute, activations)."""
+    from .accounting.training.derivation import Conventions
+
+    return Conventions(**switches)
 
 
 def default_sheet_for(configs: Sequence[ModelConfig]) -> str:
@@ -154,15 +177,13 @@ def default_sheet_for(configs: Sequence[ModelConfig]) -> str:
 
     The rule: every config has the assignment architecture AND did not come from a Hugging Face config.json
     (Llama-2-7B happens to have the assignment architecture, but it is a released model, not the homework)."""
-    from .sheets import GENERIC_SHEET
-
     homework = all(c.arch.is_assignment and not c.hf_model_type for c in configs)
     return DEFAULT_SHEET if homework else GENERIC_SHEET
 
 
 def check_document(text: str, file: str = "<text>", config: "str | ModelConfig | None" = None):
-    """Check a hand derivation (derive.check.Report); config None means the document's own listing."""
-    from .check import check_text
+    """Check a hand derivation (derive.check.report.Report); config None means the document's own listing."""
+    from .check.checker import check_text
 
     return check_text(text, file, config)
 
@@ -170,19 +191,69 @@ def check_document(text: str, file: str = "<text>", config: "str | ModelConfig |
 def sweep(config: ModelConfig, varies: Sequence[str], quantities: str = "params,forward_flops",
           architecture: str | None = None):
     """Every combination of `varies` ('d_model=512:8192:512', 'num_layers=12,24') around `config`."""
-    from .quantities import parse_quantities
-    from .sweep import parse_varies, run_sweep
+    from .accounting.quantities import parse_quantities
+    from .accounting.sweep import parse_varies, run_sweep
 
     return run_sweep(config, parse_varies(varies), parse_quantities(quantities), architecture)
 
 
 def sweep_text(result, fmt: str = "csv") -> str:
-    from .sweep import to_csv, to_json
+    from .accounting.sweep import to_csv, to_json
 
     return to_csv(result) if fmt == "csv" else to_json(result)
 
 
 def sweep_arithmetic(result) -> list[str]:
-    from .sweep import arithmetic_note
+    from .accounting.sweep import arithmetic_note
 
     return arithmetic_note(result)
+
+
+def check_report_text(report, fmt: str = "text") -> str:
+    """A check Report as terminal text or Markdown."""
+    from .check.report import as_markdown, as_text
+
+    return as_markdown(report) if fmt == "md" else as_text(report)
+
+
+def check_report_json(report) -> dict[str, Any]:
+    """A check Report as a JSON-ready dict (`lines`, `summary`, exact integers)."""
+    from .check.report import as_json
+
+    return as_json(report)
+
+
+def render_table(accs: Sequence[Accounting], fmt: str = "md", columns: str | None = None,
+                 fragment: bool = False) -> str:
+    """`derive table`: one row per model as Markdown, CSV or LaTeX (derive.render.tables)."""
+    from .render.tables import render_table as render_rows
+
+    return render_rows(list(accs), fmt, columns, fragment)
+
+
+def render_formula(acc: Accounting, quantity: str, fmt: str = "text", numbers: bool = False) -> str:
+    """`derive formula`: the closed form of one registered quantity (derive.accounting.quantities)."""
+    from .render.formula import render_formula as render_one
+
+    return render_one(acc, quantity, fmt, numbers)
+
+
+def write_plot(kind: str, configs: Sequence[ModelConfig], overrides: Mapping[str, Any], path: Path) -> None:
+    """`derive plot`: one chart (shares or context) written to `path` (.svg/.png/.pdf/.tex)."""
+    from .render.charts import write_plot as write_one
+
+    write_one(kind, list(configs), overrides, path)
+
+
+def verify(acc: Accounting):
+    """Compare `acc` with a PyTorch model built on the meta device (derive.verify.compare.VerifyResult)."""
+    from .verify.compare import verify as run
+
+    return run(acc)
+
+
+def verify_text(result) -> str:
+    """A VerifyResult as the side-by-side table `derive verify` prints."""
+    from .verify.compare import result_text
+
+    return result_text(result)

@@ -92,9 +92,6 @@ def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, set
 def params(config: str, sets: tuple[str, ...], as_json: bool) -> None:
     """Trainable parameters (per matrix, per block, total), buffers and weight memory of CONFIG."""
     from . import api
-    from fractions import Fraction
-
-    from .formatting import GB, GIB, fmt_decimal
 
     acc = api.account(api.load_config(config, api.parse_overrides(sets)))
     report = api.params_report(acc)
@@ -108,7 +105,8 @@ def params(config: str, sets: tuple[str, ...], as_json: bool) -> None:
                    f"{acc.config.n_experts} experts per layer): {acc.active_params.value:,}")
     click.echo(f"\nnon-trainable buffers (not counted): {acc.buffers.value:,}")
     for dtype, n in report["memory_bytes"].items():
-        click.echo(f"weights in {dtype}: {n:,} bytes = {fmt_decimal(Fraction(n, GB))} GB = {fmt_decimal(Fraction(n, GIB))} GiB")
+        size = api.bytes_summary(n)
+        click.echo(f"weights in {dtype}: {size['bytes']} bytes = {size['gb']} GB = {size['gib']} GiB")
 
 
 @main.command()
@@ -154,13 +152,12 @@ def train(config: str, batch: int | None, budget: str | None, steps: int | None,
     """Training accounting of CONFIG with AdamW in fp32: memory = a * batch + b, the largest batch that fits,
     FLOPs of a training step and the training time."""
     from . import api
-    from .train_accounting import train_account, train_report
-    from .training import Conventions
 
-    conv = Conventions(backward=backward, causal=causal, recompute=recompute, activations=activation_set)
-    t = train_account(api.load_config(config, api.parse_overrides(sets)), batch_size=batch, steps=steps,
-                      budget=budget, hardware=hardware, mfu=mfu, conventions=conv)
-    report = train_report(t)
+    conv = api.training_conventions(backward=backward, causal=causal, recompute=recompute,
+                                    activations=activation_set)
+    t = api.train_account(api.load_config(config, api.parse_overrides(sets)), batch_size=batch, steps=steps,
+                          budget=budget, hardware=hardware, mfu=mfu, conventions=conv)
+    report = api.training_report(t)
     if as_json:
         _echo_json(report)
         return
@@ -186,12 +183,12 @@ def _emit(text: str, out: str | None) -> None:
     """Print to stdout, or write OUT atomically."""
     from pathlib import Path
 
-    from .render import write_atomic
+    from . import api
 
     if out is None:
         click.echo(text, nl=False)
     else:
-        write_atomic(Path(out), text)
+        api.write_atomic(Path(out), text)
         click.echo(f"wrote {out}")
 
 
@@ -211,10 +208,9 @@ def table(configs: tuple[str, ...], fmt: str, columns: str | None, fragment: boo
     Each CONFIG is a preset name (gpt2-xl), a YAML file, or a Hugging Face config.json.
     """
     from . import api
-    from .tables import render_table
 
     accs = [api.account(c) for c in api.load_configs(configs, api.parse_overrides(sets))]
-    _emit(render_table(accs, fmt, columns, fragment), out)
+    _emit(api.render_table(accs, fmt, columns, fragment), out)
 
 
 @main.command()
@@ -228,10 +224,9 @@ def formula(config: str, quantity: str, fmt: str, numbers: bool, seq_len: int | 
             sets: tuple[str, ...]) -> None:
     """The closed form of QUANTITY (params, forward_flops, memory_fp32, ...) for CONFIG."""
     from . import api
-    from .formulas import render_formula
 
     acc = api.account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len)
-    click.echo(render_formula(acc, quantity, fmt, numbers), nl=False)
+    click.echo(api.render_formula(acc, quantity, fmt, numbers), nl=False)
 
 
 @main.command()
@@ -246,12 +241,11 @@ def plot(configs: tuple[str, ...], kind: str, out: str | None, sets: tuple[str, 
     from pathlib import Path
 
     from . import api
-    from .plotting import write_plot
 
     overrides = api.parse_overrides(sets)
     loaded = api.load_configs(configs, overrides)
     path = Path(out) if out else Path("build") / f"plot-{kind}.svg"
-    write_plot(kind, loaded, overrides, path)
+    api.write_plot(kind, loaded, overrides, path)
     click.echo(f"wrote {path}")
 
 
@@ -267,17 +261,16 @@ def verify(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], 
     (GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM).
     Exit status 1 on a mismatch. Needs the verify extra: pip install derive[verify]."""
     from . import api
-    from .verify import result_text, verify as run_verify
 
     acc = api.account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len)
-    result = run_verify(acc)
+    result = api.verify(acc)
     if as_json:
         _echo_json({"config": result.config, "reference": result.reference, "batch_size": result.batch_size,
                     "seq_len": result.seq_len, "ok": result.ok,
                     "rows": [{"what": r.label, "derive": r.derived, "reference": r.reference, "ok": r.ok}
                              for r in result.rows]})
     else:
-        click.echo(result_text(result))
+        click.echo(api.verify_text(result))
     if not result.ok:
         sys.exit(1)
 
@@ -295,7 +288,6 @@ def check(file: str, config: str | None, fmt: str, as_json: bool) -> None:
     Exit 0 when every understood line is right, 1 when something is wrong, 2 on bad input.
     """
     from . import api
-    from .check_report import as_json as report_json, as_markdown, as_text
     from .errors import UsageError
 
     try:
@@ -305,9 +297,9 @@ def check(file: str, config: str | None, fmt: str, as_json: bool) -> None:
         raise UsageError(f"{file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     report = api.check_document(text, file, config)
     if as_json:
-        _echo_json(report_json(report))
+        _echo_json(api.check_report_json(report))
     else:
-        click.echo(as_markdown(report) if fmt == "md" else as_text(report), nl=False)
+        click.echo(api.check_report_text(report, fmt), nl=False)
     sys.exit(report.exit_code)
 
 
@@ -342,10 +334,9 @@ def sweep(config: str, varies: tuple[str, ...], quantity_spec: str, fmt: str, ou
     if out_file is None:
         click.echo(text, nl=False)
         return
-    from .render import write_atomic
     from pathlib import Path
 
-    write_atomic(Path(out_file), text)
+    api.write_atomic(Path(out_file), text)
     click.echo(f"wrote {out_file}: {result.size:,} combinations, {result.invalid_count:,} invalid; "
                + "; ".join(api.sweep_arithmetic(result)))
 

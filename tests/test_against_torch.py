@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from derive.accounting import account
-from derive.config import ModelConfig, load_config
+from derive.accounting.account import account
+from derive.model.config import ModelConfig, load_config
 
 try:
     from tests.oracles import assignment as A

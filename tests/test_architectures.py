@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
-from derive.accounting import account
-from derive.config import _validate, load_config
+from derive.accounting.account import account
+from derive.model.config import _validate, load_config
 from derive.resources import configs_dir
 
 try:

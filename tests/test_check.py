@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from conftest import hand_forward_flops, hand_params
 from derive import api
-from derive.check import check_text
-from derive.check_report import as_json, as_markdown, as_text
+from derive.check.checker import check_text
+from derive.check.report import as_json, as_markdown, as_text
 from derive.cli import main
-from derive.config import ModelConfig
+from derive.model.config import ModelConfig
 
 DATA = Path(__file__).parent / "data" / "check"
 FIXTURES = sorted(p for p in DATA.iterdir() if not p.name.endswith(".expected.json"))
@@ -44,7 +44,7 @@ def test_fixture_verdicts(path: Path) -> None:
 
 
 def test_every_pitfall_has_a_fixture() -> None:
-    from derive.pitfalls import GB_VS_GIB, PITFALLS
+    from derive.check.pitfalls import GB_VS_GIB, PITFALLS
 
     seen = set()
     for path in DATA.glob("*.expected.json"):

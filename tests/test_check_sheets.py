@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from conftest import hand_params
 from derive import api
-from derive.check import TRAINING_NOTE, check_text
+from derive.check.checker import TRAINING_NOTE, check_text
 from derive.cli import main
 
 # Qwen2-0.5B's config.json fields, written out (never downloaded): q, k, v biases, GQA 14/2, tied embeddings.

@@ -1,4 +1,4 @@
-"""Tests for derive.claims: parsing hand derivations and exact evaluation of their chains."""
+"""Tests for derive.check.document: parsing hand derivations and exact evaluation of their chains."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive.claims import (
+from derive.check.document import (
     NotUnderstood, Quantity, agree, alternate_unit_match, check_chain, check_document, evaluate,
     parse_document, parse_line,
 )

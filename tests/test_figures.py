@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import CONTEXT, GPT2_SHAPES, VOCAB, hand_forward_flops, hand_params
-from derive.accounting import account
-from derive.config import ModelConfig, load_config
+from derive.accounting.account import account
+from derive.model.config import ModelConfig, load_config
 
 
 @pytest.mark.parametrize("name", sorted(GPT2_SHAPES))

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from derive.cli import main
-from derive.config import load_config
+from derive.model.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,7 +109,7 @@ def test_verify_assignment_and_hf(tmp_path):
 
 
 def test_verify_reports_mismatch_with_exit_1(monkeypatch):
-    import derive.verify as v
+    import derive.verify.compare as v
 
     real = v.build_reference
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive.accounting import account, memory_step
-from derive.architectures import derivation
-from derive.config import load_config
-from derive.formatting import expr_latex, expr_text
+from derive.accounting.account import account, memory_step
+from derive.model.architectures import derivation
+from derive.model.config import load_config
+from derive.render.formatting import expr_latex, expr_text
 
 
 @settings(max_examples=30, deadline=None)

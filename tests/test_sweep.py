@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derive.cli import main
-from derive.config import ModelConfig, load_config
+from derive.model.config import ModelConfig, load_config
 from derive.errors import UsageError
-from derive.quantities import QUANTITIES, parse_quantities
-from derive.sweep import EXACT, INT64, parse_vary, run_sweep, substitute_rows, to_json, to_json_data
+from derive.accounting.quantities import QUANTITIES, parse_quantities
+from derive.accounting.sweep import EXACT, INT64, parse_vary, run_sweep, substitute_rows, to_json, to_json_data
 
 ALL = ["params", "forward_flops", "memory_fp32", "memory_bf16", "flops_per_token", "buffers"]
 
@@ -250,7 +250,7 @@ def test_moe_keys_only_for_moe_configs() -> None:
                                   "configs/mistral-7b.json", "configs/mixtral-8x7b.json"])
 def test_sweep_agrees_with_account(spec: str) -> None:
     """The compiled functions against the evaluated Step trees, for every architecture family."""
-    from derive.accounting import account
+    from derive.accounting.account import account
 
     base = load_config(spec)
     names = ["params", "active_params", "buffers", "forward_flops", "memory_bf16", "flops_per_token"]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch  # noqa: F401  (a missing torch must fail this module)
 
-from derive.config import load_config
-from derive.quantities import parse_quantities
-from derive.sweep import run_sweep
+from derive.model.config import load_config
+from derive.accounting.quantities import parse_quantities
+from derive.accounting.sweep import run_sweep
 
 _spec = importlib.util.spec_from_file_location(
     "torch_oracle", Path(__file__).resolve().parent.parent / "benchmarks" / "torch_oracle.py")

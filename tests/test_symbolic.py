@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy
 
-from derive.architectures import assignment
-from derive.symbols import SYMBOLS
+from derive.model.architectures import assignment
+from derive.model.symbols import SYMBOLS
 
 V, T, L, d, h, dff, B, S = (SYMBOLS[n] for n in (
     "vocab_size", "context_length", "num_layers", "d_model", "num_heads", "d_ff", "batch_size", "seq_len"))

@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from derive import api
 from derive.cli import main
-from derive.series import crossover
+from derive.accounting.series import crossover
 from tex_helpers import compile_fragment, compile_tex
 
 DATA = Path(__file__).parent / "data"
@@ -130,9 +130,9 @@ def test_markdown_sheet_links_svgs_or_says_skipped(tmp_path, monkeypatch):
     assert "](transformer-accounting-shares.svg)" in md and "](transformer-accounting-context.svg)" in md
     assert (tmp_path / "transformer-accounting-shares.svg").is_file() and len(paths) == 3
     assert "seq_len* = 3 * d_ff / 2 = 9,600" in md
-    import derive.plots
+    import derive.render.charts
 
-    monkeypatch.setattr(derive.plots, "have_matplotlib", lambda: False)
+    monkeypatch.setattr(derive.render.charts, "have_matplotlib", lambda: False)
     out = tmp_path / "nomp"
     api.write_sheets(formats=("md",), out_dir=out)
     md = (out / "transformer-accounting.md").read_text()

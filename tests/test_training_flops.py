@@ -10,10 +10,10 @@ import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from derive import symbols as sy
-from derive.config import load_config
-from derive.train_accounting import train_account
-from derive.training import Conventions, training
+from derive.model import symbols as sy
+from derive.model.config import load_config
+from derive.accounting.training.run import train_account
+from derive.accounting.training.derivation import Conventions, training
 
 try:
     from tests.oracles import assignment as A

@@ -6,12 +6,12 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive import symbols as sy
-from derive.config import load_config
-from derive.hardware import parse_budget
-from derive.train_accounting import train_account
-from derive.train_sheet import problem_form
-from derive.training import Conventions, training
+from derive.model import symbols as sy
+from derive.model.config import load_config
+from derive.accounting.hardware import parse_budget
+from derive.accounting.training.run import train_account
+from derive.render.sheets.adamw import problem_form
+from derive.accounting.training.derivation import Conventions, training
 
 V, T, L, d, h, B = sy.V, sy.T, sy.L, sy.d, sy.h, sy.B
 
@@ -75,7 +75,7 @@ def test_gpt2_xl_largest_batch_both_readings():
 @settings(max_examples=25, deadline=None)
 @given(a=st.integers(1, 10**12), b=st.integers(0, 10**12), budget=st.integers(1, 10**13))
 def test_max_batch_is_the_floor(a, b, budget):
-    from derive.training import max_batch_expr
+    from derive.accounting.training.derivation import max_batch_expr
     value = max(int(max_batch_expr(sympy.Integer(a), sympy.Integer(b), budget)), 0)
     assert value == (max(budget - b, 0) // a if budget >= b else 0)
 

@@ -8,9 +8,9 @@ from fractions import Fraction
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from derive.config import load_config
-from derive.optimizer import flops_per_parameter
-from derive.train_accounting import train_account
+from derive.model.config import load_config
+from derive.accounting.training.optimizer import flops_per_parameter
+from derive.accounting.training.run import train_account
 
 ELEMENTWISE = {"mul", "add", "sub", "div", "sqrt"}
 

@@ -1,0 +1,47 @@
+"""Answer sheets: each turns configs into a template context (templates/NAME.FORMAT.j2 lays it out).
+
+The registry is data: a sheet's name, its title and the function that builds its context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from ...errors import UsageError
+from ...model.config import ModelConfig
+from .common import CONVENTIONS, DEFAULT_SHEET, GENERIC_SHEET
+from .model import model_accounting
+from .transformer import transformer_accounting
+
+__all__ = ["CONVENTIONS", "DEFAULT_SHEET", "GENERIC_SHEET", "SHEETS", "Sheet", "get_sheet"]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    title: str
+    build: Callable[[list[ModelConfig], Mapping[str, Any]], dict[str, Any]]
+
+
+SHEETS: dict[str, Sheet] = {
+    "transformer-accounting": Sheet("transformer-accounting", "Transformer LM resource accounting",
+                                    transformer_accounting),
+    GENERIC_SHEET: Sheet(GENERIC_SHEET, "Model resource accounting", model_accounting),
+}
+
+
+def get_sheet(name: str) -> Sheet:
+    try:
+        return SHEETS[name]
+    except KeyError:
+        raise UsageError(f"--sheet: unknown sheet {name!r} (known sheets: {', '.join(SHEETS)})") from None
+
+
+def _adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    from .adamw import adamw_accounting  # imported late: only this sheet needs the training modules
+
+    return adamw_accounting(configs, overrides)
+
+
+SHEETS["adamw-accounting"] = Sheet("adamw-accounting", "AdamW training accounting", _adamw_accounting)
