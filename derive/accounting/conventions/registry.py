@@ -20,7 +20,6 @@ from typing import Callable
 
 import sympy
 
-from ...errors import UsageError
 from ...model import symbols as sy
 from .facts import Facts
 
@@ -79,19 +78,13 @@ CONVENTIONS: dict[str, Convention] = {}
 
 
 def register(c: Convention) -> Convention:
+    """Add a convention to the registry (a key once; scope and unit must be known). ValueError otherwise."""
     if c.key in CONVENTIONS:
         raise ValueError(f"convention {c.key!r} is already registered")
     if c.scope not in SCOPES or c.per not in PER:
         raise ValueError(f"convention {c.key!r}: unknown scope or unit")
     CONVENTIONS[c.key] = c
     return c
-
-
-def get_convention(key: str, option: str = "--convention") -> Convention:
-    try:
-        return CONVENTIONS[key]
-    except KeyError:
-        raise UsageError(f"{option}: unknown convention {key!r} (known: {', '.join(CONVENTIONS)})") from None
 
 
 L, d, V, S, T, B, d_ff = sy.L, sy.d, sy.V, sy.S, sy.T, sy.B, sy.d_ff
