@@ -19,7 +19,7 @@ from derive.accounting.conventions.registry import CONVENTIONS, PER
 from derive.accounting.conventions.run import Measured, conventions_account
 from derive.model import symbols as sy
 from derive.model.architectures import build
-from derive.model.config import ArchOptions, config_from_mapping, load_config
+from derive.model.config import ArchOptions, config_from_mapping, load_config, preset_names
 
 B, S, T, L, d, V, h, d_ff = sy.B, sy.S, sy.T, sy.L, sy.d, sy.V, sy.h, sy.d_ff
 
@@ -213,3 +213,14 @@ def test_mfu_is_the_ratio_of_flops_per_second_to_peak():
     assert rows["6n"].utilization == m.utilization(rows["6n"].flops, acc.tokens_per_step)
     eu = acc.exact_utilization()
     assert eu["training+recompute"] > eu["training"] > eu["training_causal"]
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_reconciles(name):
+    """Any config derive loads: every convention's term differences add up to exact - convention, per step."""
+    acc = conventions_account(load_config(name))
+    assert acc.exact["training"] == 3 * acc.exact["forward"]
+    for r in acc.rows:
+        unit = r.exact // r.exact_per_unit
+        assert sum(t.exact - t.convention for t in r.terms) * unit == r.exact - r.flops, (name, r.convention.key)
+        assert acc.value(r.difference) * unit == r.exact - r.flops, (name, r.convention.key)

@@ -64,6 +64,7 @@ def test_text_table_and_mfu():
     (["--tokens-per-second", "1e3", "--hardware", "tpu-v9"], "--hardware"),
     (["--hardware", "a100-bf16"], "--tokens-per-second"),
     (["--tokens-per-second", "1e3", "--hardware", "a100-bf16", "--devices", "0"], "--devices"),
+    (["--tokens-per-second", "1e3", "--hardware", "a100-bf16", "--peak-flops", "1e12"], "--peak-flops"),
     (["--seq-len", "4096"], "--seq-len"),
     (["--batch", "0"], "--batch"),
 ])

@@ -62,6 +62,8 @@ def measured(tokens_per_second: Any = None, hardware: str | None = None, peak_fl
     if isinstance(devices, bool) or not isinstance(devices, int) or devices <= 0:
         raise UsageError(f"--devices: must be a positive integer, got {devices!r}")
     tps = parse_positive(tokens_per_second, "--tokens-per-second")
+    if peak_flops is not None and hardware is not None:
+        raise UsageError("--peak-flops: give either --hardware or --peak-flops, not both")
     if peak_flops is not None:
         return Measured(tps, devices, parse_positive(peak_flops, "--peak-flops"), "--peak-flops")
     if hardware is None:
