@@ -257,3 +257,33 @@ def verify_text(result) -> str:
     from .verify.compare import result_text
 
     return result_text(result)
+
+
+# ---------------------------------------------------------------- FLOP conventions (issue 18)
+
+
+def conventions_account(config: ModelConfig, batch_size: int = 1, seq_len: int | None = None, *,
+                        tokens_per_second: Any = None, hardware: str | None = None, peak_flops: Any = None,
+                        devices: int = 1):
+    """Every published FLOP convention beside derive's exact count for `config` (a
+    derive.accounting.conventions.run.ConventionsAccounting). With `tokens_per_second` (the measured training
+    throughput of all devices together) and `hardware` (a key of configs/hardware.yaml) or `peak_flops` (FLOP/s
+    per device), each convention's MFU is computed too. UsageError on a bad value."""
+    from .accounting.conventions.run import conventions_account as run, measured
+
+    return run(config, batch_size, seq_len, measured(tokens_per_second, hardware, peak_flops, devices))
+
+
+def conventions_report(acc) -> dict[str, Any]:
+    """`derive conventions --json`: {config, batch_size, seq_len, exact: {...}, conventions: {name: {flops,
+    formula, difference, source, ...}}}; FLOPs are exact integers, ratios and MFU floats."""
+    from .accounting.conventions.run import conventions_report as report
+
+    return report(acc, expr_text)
+
+
+def conventions_text(acc) -> str:
+    """`derive conventions` as terminal text (derive.render.conventions)."""
+    from .render.conventions import conventions_text as text
+
+    return text(acc)

@@ -341,5 +341,31 @@ def sweep(config: str, varies: tuple[str, ...], quantity_spec: str, fmt: str, ou
                + "; ".join(api.sweep_arithmetic(result)))
 
 
+@main.command()
+@click.argument("config", metavar="CONFIG")
+@shape_options
+@click.option("--tokens-per-second", default=None, metavar="X",
+              help="Measured training throughput, all devices together (e.g. 238.3e3): print each convention's MFU.")
+@click.option("--hardware", default=None, help="Accelerator for MFU, from configs/hardware.yaml (e.g. a100-bf16).")
+@click.option("--peak-flops", default=None, metavar="F", help="Peak FLOP/s per device for MFU (e.g. 275e12), "
+              "instead of --hardware.")
+@click.option("--devices", type=int, default=1, show_default=True, help="Devices the throughput was measured on.")
+@set_option
+@json_option
+def conventions(config: str, seq_len: int | None, batch: int, tokens_per_second: str | None, hardware: str | None,
+                peak_flops: str | None, devices: int, sets: tuple[str, ...], as_json: bool) -> None:
+    """Published FLOP estimates (6N, Kaplan, Chinchilla, PaLM, Megatron, nanoGPT, torchtitan, MaxText) of CONFIG
+    beside derive's exact count, with each difference as a closed form and, given a throughput, each MFU."""
+    from . import api
+
+    acc = api.conventions_account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len,
+                                  tokens_per_second=tokens_per_second, hardware=hardware, peak_flops=peak_flops,
+                                  devices=devices)
+    if as_json:
+        _echo_json(api.conventions_report(acc))
+    else:
+        click.echo(api.conventions_text(acc), nl=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
