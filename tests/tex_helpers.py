@@ -6,11 +6,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+# A plain article (10pt, letter paper, LaTeX's own margins: a 345 pt text width) with only the packages a derive
+# fragment's header asks for: every fragment must fit it.
 WRAPPER = r"""\documentclass{article}
-\usepackage[margin=2.2cm]{geometry}
 \usepackage{amsmath}
 \usepackage{booktabs}
 \usepackage{tabularx}
+\usepackage{xltabular}
 \usepackage{siunitx}
 \usepackage{pgfplots}
 \pgfplotsset{compat=1.18}
