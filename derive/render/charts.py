@@ -59,6 +59,8 @@ def context_data(config: ModelConfig) -> dict[str, Any]:
             "value_tex": num(int(cross.value)) if cross.value.denominator == 1 else rf"\dnum{{{cross.value_float:.1f}}}",
             "is_integer": cross.value.denominator == 1,
             "exact": cross.value,
+            "expr": cross.expr,
+            "equation": cross.equation,
             "in_range": lengths[0] <= cross.value <= lengths[-1],
         },
     }

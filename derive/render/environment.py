@@ -171,8 +171,11 @@ def _html_helpers(env: jinja2.Environment) -> None:
     env.filters["word"] = lambda v: Markup(escape_html(option_word(v)))
     env.filters["mathml"] = lambda e: Markup(html.inline_math(e))
     env.filters["html_lines"] = html.html_tree_lines
-    env.globals["equation"] = lambda lhs, expr, suffix=None, more=(): Markup(html.equation(lhs, expr, suffix, more))
+    env.globals["equation"] = lambda lhs, expr, value=None, more=(), prefix="": Markup(
+        html.equation(lhs, expr, value, more, prefix))
     env.globals["symbol_rows"] = html.symbol_rows
+    env.globals["symbol"] = html.symbol
+    env.globals["crossover_math"] = html.crossover_math
     env.globals["chart"] = lambda kind, data: Markup(html.chart_svg(kind, data))
     env.filters["shapes"] = lambda s: Markup(" @ ".join(f'<span class="nowrap">{escape_html(t)}</span>'
                                                         for t in str(s).split(" @ ")))

@@ -290,6 +290,10 @@ def _mi(name: str) -> str:
     return "".join(f"<mi>{escape_html(ch)}</mi>" for ch in name)  # single letters: italic, one per letter
 
 
+_PAREN_OPEN = '<mo stretchy="false">(</mo>'
+_PAREN_CLOSE = '<mo stretchy="false">)</mo>'
+
+
 def node_mathml(node: Node) -> str:
     from .mathml import symbol_mathml
 
@@ -314,9 +318,9 @@ def node_mathml(node: Node) -> str:
         inner = node.children[0].children[0] if node.children[0].kind == "group" else node.children[0]
         if node.text == "sqrt":
             return f"<msqrt>{node_mathml(inner)}</msqrt>"
-        return f"<mi>{node.text}</mi><mo>&#x2061;</mo><mo>(</mo>{node_mathml(inner)}<mo>)</mo>"
+        return f"<mi>{node.text}</mi><mo>&#x2061;</mo><mrow>{_PAREN_OPEN}{node_mathml(inner)}{_PAREN_CLOSE}</mrow>"
     if k == "group":
-        return f"<mrow><mo>(</mo>{node_mathml(node.children[0])}<mo>)</mo></mrow>"
+        return f"<mrow>{_PAREN_OPEN}{node_mathml(node.children[0])}{_PAREN_CLOSE}</mrow>"
     if k == "sup":
         base, sup = node.children
         sup_ml = node_mathml(sup.children[0]) if sup.kind == "group" else node_mathml(sup)
