@@ -54,7 +54,7 @@ def _tex_char(ch: str) -> str:
     if " " <= ch <= "~" or ch in _TEX_LETTERS:
         return ch
     if ch == "\u00a0":
-        return "~"
+        return r"\nobreakspace{}"
     code = ord(ch)
     return r"\textbackslash{}" + (f"u{code:04x}" if code < 0x10000 else f"U{code:08x}")
 

@@ -117,12 +117,12 @@ LONG_TABLE_ROWS = 30  # more rows than this: a longtable, which breaks across pa
 
 
 def _width(text: str, pt: float = FONT_PT) -> float:
-    text = re.sub(r"\\[A-Za-z]+|[${}]", "", text) or "x"  # a symbol macro prints one letter
     return sum((0.5 if ch.isdigit() else 0.28 if ch in ",." else 0.55) * pt for ch in text)
 
 
 def _column_width(col: Column, accs: list[Accounting]) -> float:
-    header = max(_width(line) for line in col.tex_header)
+    # a header's symbol macro ($\\nlayers$) prints one letter
+    header = max(_width(re.sub(r"\\[A-Za-z]+|[${}]", "", line) or "x") for line in col.tex_header)
     return max([header] + [_width(_human(col.value(a), col.kind)) for a in accs]) + 2 * TABCOLSEP_PT
 
 
