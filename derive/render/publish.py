@@ -17,7 +17,7 @@ from ..errors import UsageError
 from ..model.config import ModelConfig
 from ..model.steps import Evaluated
 from .charts import chart_svg, plot_files
-from .environment import FORMATS, SUFFIXES, format_of, render, render_file, template_exists
+from .environment import FORMATS, SUFFIXES, TeX, format_of, render, render_file, template_exists
 from .escape import visible
 from .formatting import expr_latex, expr_text, fmt_decimal, tree_lines
 from .latex import expr_tex
@@ -105,7 +105,9 @@ def config_view(c: ModelConfig) -> dict[str, Any]:
 
 
 def formula_view(expr: Any) -> dict[str, str]:
-    return {"text": expr_text(expr), "latex": expr_latex(expr), "tex": expr_tex(expr)}
+    """A formula as text, plain LaTeX and LaTeX with derive's macros; the LaTeX forms are markup (TeX), so a
+    LaTeX template prints them as they are (in a Markdown template, `|md` does the same)."""
+    return {"text": expr_text(expr), "latex": TeX(expr_latex(expr)), "tex": TeX(expr_tex(expr))}
 
 
 def tree_view(node: Evaluated) -> dict[str, Any]:
