@@ -270,6 +270,7 @@ def node_tex(node: Node) -> str:
     return out.strip()
 
 
+@lru_cache(maxsize=4096)
 def prose_tex(text: str) -> str:
     """Prose for LaTeX: text escaped, each formula typeset in math mode (a lone code name in \\texttt)."""
     out = []
@@ -328,6 +329,7 @@ def node_mathml(node: Node) -> str:
     return "<mrow>" + "".join(node_mathml(c) for c in node.children) + "</mrow>"
 
 
+@lru_cache(maxsize=4096)
 def prose_html(text: str) -> str:
     """Prose for HTML: text escaped, each formula as inline MathML (a lone code name in <code>)."""
     out = []
