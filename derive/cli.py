@@ -173,7 +173,8 @@ def train(config: str, batch: int | None, budget: str | None, steps: int | None,
         _echo_json(report)
         return
     mem = report["memory"]
-    click.echo(f"{t.config.name}: training with AdamW, fp32, batch_size {t.batch_size:,}, seq_len {t.seq_len:,}")
+    click.echo(f"{api.escape_terminal(t.config.name)}: training with AdamW, fp32, batch_size {t.batch_size:,}, "
+               f"seq_len {t.seq_len:,}")
     for line in conv.lines():
         click.echo(f"  convention: {line}")
     click.echo(f"memory = {mem['per_example_bytes']:,} * batch_size + {mem['fixed_bytes']:,} bytes")
@@ -283,8 +284,8 @@ def verify(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], 
                     "seq_len": result.seq_len, "ok": result.ok,
                     "rows": [{"what": r.label, "derive": r.derived, "reference": r.reference, "ok": r.ok}
                              for r in result.rows]})
-    else:
-        click.echo(api.verify_text(result))
+    else:  # line by line: a control character in a config name is shown, never sent to the terminal
+        click.echo("\n".join(api.escape_terminal(line) for line in api.verify_text(result).split("\n")))
     if not result.ok:
         sys.exit(1)
 
