@@ -70,11 +70,13 @@ def _write_all(files: list[tuple[Path, str | bytes]]) -> WrittenFiles:
 
 
 def write_sheets(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
-                 overrides: Mapping[str, Any] | None = None, formats: Iterable[str] = FORMATS,
+                 overrides: Mapping[str, Any] | None = None, formats: Iterable[str] | None = None,
                  out_dir: str | Path = "build", fragment: bool = False) -> WrittenFiles:
-    """Render every format (and the Markdown sheet's SVG charts) first, then write each file atomically."""
-    formats = [f for f in formats if f in publish.sheet_formats(name, [f])] if formats is FORMATS else list(formats)
-    return _write_all(publish.sheet_files(name, configs, overrides, formats, Path(out_dir), fragment))
+    """Render every format (and the Markdown sheet's SVG charts) first, then write each file atomically.
+
+    formats None: every format the sheet has a template for (md, tex, html); naming one it lacks is an error."""
+    chosen = publish.sheet_formats(name) if formats is None else list(formats)
+    return _write_all(publish.sheet_files(name, configs, overrides, chosen, Path(out_dir), fragment))
 
 
 def tree_json(node: Evaluated) -> dict[str, Any]:
@@ -284,3 +286,7 @@ def context_lines(data: Any, prefix: str = "") -> list[tuple[str, str]]:
         if len(data) > 1:
             out.append((f"{prefix}[1:]", f"... {len(data) - 1} more"))
     return out
+
+
+__all__ += ["FORMATS", "file_stem", "sheet_context", "write_template", "template_context", "context_lines",
+            "escape_terminal"]

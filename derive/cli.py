@@ -88,7 +88,7 @@ def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, set
     if template is not None:
         written = api.write_template(template, sheet_name, loaded, overrides, out_dir, fmt)
     else:
-        formats = api.FORMATS if fmt == "all" else (fmt,)
+        formats = None if fmt == "all" else (fmt,)
         written = api.write_sheets(sheet_name, loaded, overrides, formats, out_dir, fragment=fragment)
     for path in written:
         note = " (replaced the file of that name)" if path in written.replaced else ""

@@ -56,6 +56,8 @@ def test_user_template_uses_the_trees_macros_and_filters(tmp_path):
 @pytest.mark.parametrize("body, message", [
     ("{{ accounting.nope }}", "nope"),
     ("{{ accounting.total_params", "line 1"),
+    ("ok\n{{ accounting.total_params / 0 }}", "line 2: ZeroDivisionError"),
+    ("{% for x in accounting.total_params %}{% endfor %}", "TypeError"),
 ])
 def test_user_template_errors_are_one_line(tmp_path, body, message):
     template = tmp_path / "bad.md.j2"

@@ -153,6 +153,12 @@ def render_file(path: Path, context: dict[str, Any]) -> tuple[str, str]:
         raise RenderError(f"{visible(str(path))}: {visible(exc.message or 'undefined value')}") from None
     except jinja2.TemplateError as exc:
         raise RenderError(f"{visible(str(path))}: {visible(str(exc))}") from None
+    except Exception as exc:  # an error in the template's own expressions (1/0, a wrong type): one line, exit 2
+        import traceback
+
+        lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path.resolve())]
+        where = f"line {lines[-1]}: " if lines else ""
+        raise RenderError(f"{visible(str(path))}: {where}{type(exc).__name__}: {visible(str(exc))}") from None
 
 
 def _tex_helpers(env: jinja2.Environment) -> None:

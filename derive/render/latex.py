@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from functools import lru_cache
 from typing import Sequence
 
 import sympy
@@ -140,7 +141,9 @@ def _plain_parens(text: str) -> str:
     return text.replace(r"\left(", "(").replace(r"\right)", ")")
 
 
+@lru_cache(maxsize=4096)
 def expr_tex(expr: sympy.Expr) -> str:
+    """A closed form in LaTeX with derive's macros and \\dnum numbers (cached: trees share their formulas)."""
     return _plain_parens(MacroPrinter().doprint(expr))
 
 
