@@ -14,7 +14,7 @@ from ...accounting.conventions.run import ConventionsAccounting, conventions_acc
 from ...model.architectures import EXTRA_GROUP_LABELS, GROUP_LABELS
 from ...model.config import ModelConfig, load_config
 from ..formatting import expr_text
-from .common import CONVENTIONS
+from .common import CONVENTIONS, used_symbols
 
 DEFAULT_CONFIG = "gpt3-175b"  # the shape Megatron's formula is quoted for: its difference is 0 there
 
@@ -78,6 +78,9 @@ def model_context(acc: ConventionsAccounting) -> dict[str, Any]:
 def conventions_sheet(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """One section per config (default: GPT-3 175B) at batch_size 1 and seq_len = context_length."""
     chosen = configs or [load_config(DEFAULT_CONFIG, overrides)]
+    accs = [conventions_account(c) for c in chosen]
+    names, derived = used_symbols(accs)  # the symbol table lists what this sheet's formulas use
     return {"title": "FLOP conventions reconciled",
-            "models": [model_context(conventions_account(c)) for c in chosen],
-            "conventions": list(SHEET_CONVENTIONS)}
+            "models": [model_context(a) for a in accs],
+            "conventions": list(SHEET_CONVENTIONS),
+            "symbol_names": names | {"batch_size", "seq_len"}, "derived_dims": derived}
