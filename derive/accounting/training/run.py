@@ -9,33 +9,28 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 import sympy
-import yaml
 
-from ...errors import ConfigError, UsageError
+from ...errors import UsageError
 from ...model import symbols as sy
 from ...model.config import ArchOptions, ModelConfig
 from ...model.steps import Evaluated, evaluate, substitute
-from ...resources import configs_dir
 from ..display import Displayable, DisplayRow
 from ..account import substitution
 from ..hardware import Budget, Hardware, get_hardware, parse_budget
+from .activations import get_activation_set
 from .derivation import SECONDS_PER_DAY, Conventions, TrainingDerivation, max_batch_expr, training
-
-GIVENS_FILE = "_training.yaml"
 
 
 @lru_cache(maxsize=None)
 def givens() -> dict[str, Any]:
-    """The problem's givens (400K steps, batch 1,024, A100 fp32, 50% MFU, 80GB / 80GiB)."""
-    path = configs_dir() / GIVENS_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(str(path), None, f"cannot read ({exc})") from None
-    for key in ("steps", "batch_size", "hardware", "mfu", "budgets"):
-        if key not in data:
-            raise ConfigError(str(path), key, "missing required key")
-    return data
+    """The problem's givens, the defaults of `derive train`: the default handout edition's adamw-accounting
+    (configs/editions/2025.yaml: 400K steps, batch 1,024, A100 fp32, 50% MFU, 80GB / 80GiB). Keys steps,
+    batch_size, hardware (a name in hardware.yaml), mfu (a string), budgets."""
+    from ..editions import load_edition  # the editions read the training package's activation lists
+
+    problem = load_edition().adamw
+    return {"steps": problem.steps, "batch_size": problem.batch_size, "hardware": problem.hardware.key,
+            "mfu": problem.mfu, "budgets": list(problem.budgets)}
 
 
 def parse_mfu(value: str | float | Fraction) -> Fraction:
@@ -156,10 +151,11 @@ class TrainAccounting(Displayable):
 def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: int | None = None,
                   budget: str | None = None, hardware: str | None = None, mfu: str | float | None = None,
                   conventions: Conventions = Conventions()) -> TrainAccounting:
-    if not config.arch.is_assignment:
-        # The activation sets are written for the assignment block (MHA + SwiGLU, RMSNorm, untied, no biases);
-        # counting another architecture with them would print confident wrong numbers.
-        default = ArchOptions()
+    allowed = get_activation_set(conventions.activations).arch
+    if config.arch != allowed:
+        # An activation set is written for one block (the built-in ones: MHA + SwiGLU, RMSNorm, untied, no
+        # biases); counting another architecture with it would print confident wrong numbers.
+        default = allowed
         differs = ", ".join(f"{f.name}={getattr(config.arch, f.name)}" for f in dataclasses.fields(ArchOptions)
                             if getattr(config.arch, f.name) != getattr(default, f.name))
         raise UsageError(f"{config.source or config.name}: derive train covers the assignment architecture only "
@@ -173,7 +169,7 @@ def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: 
         raise UsageError(f"--steps: must be a positive integer, got {n_steps}")
     return TrainAccounting(config, batch, n_steps, parse_budget(budget or g["budgets"][0]),
                            get_hardware(hardware or g["hardware"]), parse_mfu(g["mfu"] if mfu is None else mfu),
-                           training(conventions))
+                           training(conventions, "assignment" if config.arch.is_assignment else config.arch))
 
 
 def train_report(t: TrainAccounting) -> dict[str, Any]:
