@@ -178,3 +178,12 @@ def test_edition_models_come_before_presets():
     (small,) = api.load_configs(["gpt2-small"], {"context_length": 2048}, edition="2026")
     assert small.d_ff == 2048 and small.context_length == 2048
     assert api.default_sheet_for(api.load_configs(["gpt2-xl"], edition="2024"), "2024") == "transformer-accounting"
+
+
+def test_a_template_of_your_own_gets_the_editions_model(tmp_path):
+    template = tmp_path / "appendix.tex.j2"
+    template.write_text("P=<< accounting.total_params >> edition=<< edition.name >> parts=<< parts|length >>\n")
+    result = CliRunner().invoke(main, ["sheet", "--template", str(template), "--edition", "2026",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "appendix-edition-2026.tex").read_text() == "P=1640452800 edition=2026 parts=5\n"

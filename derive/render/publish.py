@@ -111,7 +111,7 @@ def template_files(path: Path, name: str, configs: Sequence[ModelConfig], overri
     template_name = path.name[: -len(f".{fmt}.j2")] or "template"
     stem = file_stem(template_name, configs, overrides, edition, detail)
     context = {**sheet_context(name, configs, overrides, stem, edition=edition, detail=detail),
-               **template_context(name, configs, overrides)}
+               **template_context(name, configs, overrides, edition)}
     _, text = render_file(path, context)
     return [(out_dir / f"{stem}{SUFFIXES[fmt]}", text)]
 
@@ -166,13 +166,21 @@ def accounting_view(acc: Accounting) -> dict[str, Any]:
     }
 
 
-def template_context(name: str, configs: Sequence[ModelConfig], overrides: Mapping[str, Any] | None = None
-                     ) -> dict[str, Any]:
+def template_context(name: str, configs: Sequence[ModelConfig], overrides: Mapping[str, Any] | None = None,
+                     edition: str | None = None) -> dict[str, Any]:
     """The documented context of a user's template (and what `derive context --json` prints): `accounting`
-    (the first config), `accountings` (every config), `configs`, `sheet`, `conventions`."""
+    (the first config), `accountings` (every config), `configs`, `sheet`, `conventions`. Without configs:
+    gpt2-xl, or with an `edition` the model its problem is about (the 2026 handout's gpt2-xl has d_ff 4,288)."""
+    from ..accounting.editions import load_edition
     from ..model.config import load_config
 
-    loaded = list(configs) or [load_config("gpt2-xl", overrides)]
+    if configs:
+        loaded = list(configs)
+    elif edition is not None and get_sheet(name).editions:
+        ed = load_edition(edition)
+        loaded = [ed.config(ed.adamw.model if name == "adamw-accounting" else ed.transformer.subject, overrides)]
+    else:
+        loaded = [load_config("gpt2-xl", overrides)]
     accs = [account(c) for c in loaded]
     from .. import __version__
 
