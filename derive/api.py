@@ -14,7 +14,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .accounting.account import DTYPE_BYTES, Accounting, account
+from .accounting.account import DTYPE_BYTES, Accounting, account, window_note
+from .errors import UsageError
 from .model.architectures import Derivation, derivation
 from .model.config import ModelConfig, load_config, parse_overrides, preset_names
 from .model.steps import Evaluated
@@ -37,16 +38,22 @@ def load_configs(specs: Sequence[str], overrides: Mapping[str, Any] | None = Non
 
 
 def sheet_context(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
-                  overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  overrides: Mapping[str, Any] | None = None, window: str = "full") -> dict[str, Any]:
     sheet = get_sheet(name)
-    context = sheet.build(list(configs), overrides or {})
+    if window != "full":  # the sliding-window convention: only the generic sheet counts windows either way
+        if name != GENERIC_SHEET:
+            raise UsageError(f"--window {window}: only the {GENERIC_SHEET} sheet has sliding-window layers")
+        context = sheet.build(list(configs), overrides or {}, window=window)
+    else:
+        context = sheet.build(list(configs), overrides or {})
     context.setdefault("conventions", CONVENTIONS)
     return context
 
 
 def render_sheet(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
-                 overrides: Mapping[str, Any] | None = None, fmt: str = "md", fragment: bool = False) -> str:
-    context = sheet_context(name, configs, overrides)
+                 overrides: Mapping[str, Any] | None = None, fmt: str = "md", fragment: bool = False,
+                 window: str = "full") -> str:
+    context = sheet_context(name, configs, overrides, window)
     _figure_context(context, name, fragment)
     return render(name, fmt, context)
 
@@ -79,9 +86,9 @@ def file_stem(name: str, configs: Sequence[ModelConfig] = ()) -> str:
 
 def write_sheets(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
                  overrides: Mapping[str, Any] | None = None, formats: Iterable[str] = FORMATS,
-                 out_dir: str | Path = "build", fragment: bool = False) -> list[Path]:
+                 out_dir: str | Path = "build", fragment: bool = False, window: str = "full") -> list[Path]:
     """Render every format first, then write each atomically: a failure writes nothing half-done."""
-    context = sheet_context(name, configs, overrides)
+    context = sheet_context(name, configs, overrides, window)
     stem = file_stem(name, configs)
     _figure_context(context, stem, fragment)
     rendered = [(Path(out_dir) / f"{stem}.{fmt}", render(name, fmt, context)) for fmt in formats]
@@ -119,6 +126,7 @@ def params_report(acc: Accounting) -> dict[str, Any]:
         "buffers": {"total": acc.buffers.value, "components": [tree_json(c) for c in acc.buffers.children]},
         "memory_bytes": {dtype: acc.memory(dtype).value for dtype in DTYPE_BYTES},
         **({"active_per_token": acc.active_params.value} if acc.active_params is not None else {}),
+        **({"hf_defaults": list(acc.config.hf_defaults)} if acc.config.hf_defaults else {}),
     }
 
 
@@ -134,6 +142,8 @@ def flops_report(acc: Accounting) -> dict[str, Any]:
             "groups": {g: {"flops": v, "label": acc.group_label(g)} for g, v in acc.groups.items()},
             "components": [tree_json(c) for c in acc.forward.children],
         },
+        **({"window": {"convention": acc.derivation.window, "sliding_window": acc.config.sliding_window,
+                       "layers": acc.config.layer_attention}} if acc.config.sliding_layers else {}),
     }
 
 
@@ -257,3 +267,28 @@ def verify_text(result) -> str:
     from .verify.compare import result_text
 
     return result_text(result)
+
+
+# ---------------------------------------------------------------- architectures of 2024-2026 (issue 12)
+
+
+def active_summary(acc: Accounting) -> str:
+    """What the active parameters of a mixture of experts hold, in words (for `derive params`)."""
+    c = acc.config
+    parts = ["router"]
+    if c.d_ff_shared is not None:
+        parts.append("shared expert")
+    where = "MoE layer" if c.dense_layers else "layer"
+    return f"{' + '.join(parts)} + {c.experts_per_token} of {c.n_experts} experts per {where}"
+
+
+def defaults_line(config: ModelConfig) -> str | None:
+    """The transformers defaults a config.json was read with (fields it did not give), or None."""
+    if not config.hf_defaults:
+        return None
+    return "transformers defaults used (fields missing from config.json): " + ", ".join(config.hf_defaults)
+
+
+def window_line(acc: Accounting) -> str | None:
+    """The sliding-window convention of a config with sliding layers, or None."""
+    return window_note(acc)

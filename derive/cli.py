@@ -66,8 +66,10 @@ def main() -> None:
               help="Directory the sheet is written into.")
 @click.option("--fragment", is_flag=True, help="LaTeX without preamble or \\begin{document}, for \\input{}.")
 @set_option
+@click.option("--window", type=click.Choice(["full", "band"]), default="full", show_default=True,
+              help="Sliding-window layers (model-accounting sheet): full square, or only the band in the window.")
 def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, sets: tuple[str, ...],
-          fragment: bool = False) -> None:
+          fragment: bool = False, window: str = "full") -> None:
     """Render an answer sheet (Markdown and/or LaTeX) into OUT.
 
     With no CONFIG, the default sheet: the transformer-accounting problem for the GPT-2 XL shape, with
@@ -81,7 +83,7 @@ def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, set
     if sheet_name is None:
         sheet_name = api.default_sheet_for(loaded)
     formats = ("md", "tex") if fmt == "all" else (fmt,)
-    for path in api.write_sheets(sheet_name, loaded, overrides, formats, out_dir, fragment=fragment):
+    for path in api.write_sheets(sheet_name, loaded, overrides, formats, out_dir, fragment=fragment, window=window):
         click.echo(f"wrote {path}")
 
 
@@ -101,9 +103,10 @@ def params(config: str, sets: tuple[str, ...], as_json: bool) -> None:
     click.echo(f"{acc.config.name}: trainable parameters\n")
     click.echo(api.table_text(api.tree_lines(acc.params)))
     if acc.active_params is not None:
-        click.echo(f"\nactive parameters per token (router + {acc.config.experts_per_token} of "
-                   f"{acc.config.n_experts} experts per layer): {acc.active_params.value:,}")
+        click.echo(f"\nactive parameters per token ({api.active_summary(acc)}): {acc.active_params.value:,}")
     click.echo(f"\nnon-trainable buffers (not counted): {acc.buffers.value:,}")
+    if api.defaults_line(acc.config):
+        click.echo(api.defaults_line(acc.config))
     for dtype, n in report["memory_bytes"].items():
         size = api.bytes_summary(n)
         click.echo(f"weights in {dtype}: {size['bytes']} bytes = {size['gb']} GB = {size['gib']} GiB")
@@ -114,11 +117,15 @@ def params(config: str, sets: tuple[str, ...], as_json: bool) -> None:
 @shape_options
 @set_option
 @json_option
-def flops(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], as_json: bool) -> None:
+@click.option("--window", type=click.Choice(["full", "band"]), default="full", show_default=True,
+              help="Sliding-window layers: full (the S x S square the reference multiplies, what FlopCounterMode "
+                   "counts) or band (only the query-key pairs inside the window).")
+def flops(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], as_json: bool,
+          window: str = "full") -> None:
     """Forward-pass matmul FLOPs of CONFIG, per matmul, per block and in total."""
     from . import api
 
-    acc = api.account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len)
+    acc = api.account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len, window=window)
     if as_json:
         _echo_json(api.flops_report(acc))
         return
@@ -127,6 +134,8 @@ def flops(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], a
     click.echo("")
     for g, v in acc.groups.items():
         click.echo(f"{acc.group_label(g)}: {v:,} ({float(acc.shares[g]) * 100:.1f}%)")
+    if api.window_line(acc):
+        click.echo(f"\n{api.window_line(acc)}")
 
 
 @main.command()

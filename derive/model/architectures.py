@@ -157,7 +157,7 @@ def _model_buffers(opts: ArchOptions) -> list[Step]:
     """The buffers transformers' implementation registers (non-persistent, not parameters)."""
     out: list[Step] = []
     if opts.rope_sets:
-        freqs = half(rotary_width(opts))
+        freqs = half(rotary_width(opts), opts.odd_rotary)
         sets = (Dim("2 (one per attention type)", sympy.Integer(2), "2"),) if opts.rope_sets == 2 else ()
         where = " (one per layer type present)" if sets else ""
         for name, what in (("inv_freq", "rotary inverse frequencies, one per rotated pair"),

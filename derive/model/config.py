@@ -99,6 +99,13 @@ class ModelConfig:
         return self.head_dim if self.head_dim is not None else self.d_model // self.num_heads
 
     @property
+    def rotary_width(self) -> int:
+        """Dimensions of each head RoPE rotates (rotary_dim when partial; the RoPE key width in MLA)."""
+        if self.rotary_dim is not None:
+            return self.rotary_dim
+        return self.qk_rope_head_dim if self.attention == "mla" else self.d_k
+
+    @property
     def sliding_layers(self) -> int:
         """How many layers use sliding-window attention (all of them when only sliding_window is given)."""
         if self.sliding_window is None:
@@ -143,13 +150,16 @@ class ModelConfig:
             fused_gate_up=self.fused_gate_up, attention_sinks=self.attention_sinks,
             expert_width=self.d_ff_expert is not None, shared_expert=self.d_ff_shared is not None,
             shared_expert_gate=self.shared_expert_gate, dense_layers=self.dense_layers > 0,
-            partial_rotary=self.rotary_dim is not None, buffers=self.buffers, embed_scale=self.embed_scale,
+            partial_rotary=self.rotary_dim is not None, odd_rotary=self.buffers == "model" and self.rotary_width % 2 == 1,
+            buffers=self.buffers, embed_scale=self.embed_scale,
             router_score_bias=self.router_score_bias,
             rope_sets=self._rope_sets(both_types),
             sliding="none" if sliding == 0 else "all" if sliding == self.num_layers else "some")
 
     def _rope_sets(self, both_types: bool) -> int:
         """Rotary inv_freq sets the reference holds (buffers: model): 0 with learned positions."""
+        if self.buffers != "model":
+            return 1  # not used: the homework's tables follow positions
         if self.positions == "learned" or self.rope_buffers == "none":
             return 0
         return 2 if self.rope_buffers == "per_layer_type" and both_types else 1

@@ -91,8 +91,11 @@ def rotary_width(opts: ArchOptions) -> Dim:
     return D_ROPE if opts.attention == "mla" else head_width(opts)
 
 
-def half(dim: Dim) -> Dim:
-    """dim / 2 (the inverse frequencies of a rotary width: one per rotated pair)."""
+def half(dim: Dim, odd: bool = False) -> Dim:
+    """dim / 2, or (dim + 1) / 2 for an odd dim: the inverse frequencies of a rotary width, one per rotated
+    pair (torch.arange(0, dim, 2) has ceil(dim / 2) entries)."""
+    if odd:
+        return Dim(f"({dim.name} + 1) / 2", (dim.expr + 1) / 2, rf"({dim.latex}+1)/2")
     return Dim(f"{dim.name} / 2", dim.expr / 2, rf"{dim.latex}/2")
 
 

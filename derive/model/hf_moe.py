@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .hf import Fields
-from .hf_types import HFType, _attention, _base, _d, _moe_layers, _qwen_types, _sliding_all, _sliding_types
+from .hf_types import HFType, _attention, _base, _d, _divisible, _moe_layers, _qwen_types, _sliding_all, _sliding_types
 
 
 def _moe(out: dict[str, Any], experts: int, k: int, moe_layers: int, **extra: Any) -> dict[str, Any]:
@@ -50,6 +50,8 @@ def _qwen3_moe(f: Fields) -> dict[str, Any]:
 
 def _deepseek(f: Fields, version: int) -> dict[str, Any]:
     out = _base(f)
+    if version == 2:
+        _divisible(f, out)
     out.update(attention="mla", q_lora_rank=f.opt_int("q_lora_rank"), kv_lora_rank=f.int("kv_lora_rank"),
                qk_nope_head_dim=f.int("qk_nope_head_dim"), qk_rope_head_dim=f.int("qk_rope_head_dim"),
                v_head_dim=f.int("v_head_dim"), attention_bias=f.bool("attention_bias"))
@@ -64,7 +66,7 @@ def _deepseek(f: Fields, version: int) -> dict[str, Any]:
                                           "moe_intermediate_size * n_shared_experts)")
     width = f.int("moe_intermediate_size")
     extra: dict[str, Any] = {"d_ff_expert": width}
-    if shared:
+    if shared or out.get("mlp_bias"):  # n_shared_experts 0 still builds a width-0 MLP: with biases, d_model of them
         extra["d_ff_shared"] = width * shared
     if version == 3:
         extra["router_score_bias"] = True  # DeepseekV3TopkRouter.e_score_correction_bias: a buffer

@@ -55,13 +55,18 @@ def _head(f: Fields, d: int, h: int) -> int:
     return d // h if value is None else value
 
 
-def _rotary(f: Fields, head: int, kwarg: str = "partial_rotary_factor") -> dict[str, Any]:
-    """rotary_dim = int(head * partial_rotary_factor) (modeling_rope_utils); the factor from rope_scaling or
-    rope_parameters first, then the top-level field (`rotary_pct` for GPT-NeoX), then the class default."""
+def _rotary(f: Fields, head: int, kwarg: str = "partial_rotary_factor", default_reads: bool = False) -> dict[str, Any]:
+    """rotary_dim = int(head * partial_rotary_factor), the width of inv_freq's source (modeling_rope_utils).
+
+    The factor comes from rope_scaling or rope_parameters first, then the top-level field (`rotary_pct` for
+    GPT-NeoX), then the class default. Only the scaled RoPE types (linear, dynamic, yarn, longrope, llama3) and
+    the models whose own default RoPE reads it (`default_reads`: Phi, Phi-3, GPT-NeoX) use it; Llama's default
+    rotary embedding ignores it and rotates the whole head."""
     rope = f.data.get("rope_scaling") or f.data.get("rope_parameters")
-    fraction = None
+    fraction, rope_type = None, "default"
     if isinstance(rope, Mapping):
-        if rope.get("rope_type", rope.get("type")) == "proportional":  # always head_dim / 2 frequencies
+        rope_type = rope.get("rope_type", rope.get("type", "default"))
+        if rope_type == "proportional":  # always head_dim / 2 frequencies
             return {}
         fraction = rope.get("partial_rotary_factor")
     if fraction is None and (kwarg in f.defaults or f.has(kwarg)):
@@ -69,7 +74,13 @@ def _rotary(f: Fields, head: int, kwarg: str = "partial_rotary_factor") -> dict[
     fraction = 1.0 if fraction is None else fraction
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
         raise f.error("partial_rotary_factor", f"must be a number in (0, 1], got {fraction!r}")
-    return {"rotary_dim": int(head * fraction)}
+    if rope_type == "default" and not default_reads:
+        return {}
+    rotary = int(head * fraction)
+    if rotary % 2 and rotary != head:  # cos/sin come in pairs: the rotated part would grow by one dimension
+        raise f.error("partial_rotary_factor", f"rotates {rotary} of the head's {head} dimensions, an odd number: "
+                                               "transformers' partial rotary embedding rotates pairs")
+    return {"rotary_dim": rotary}
 
 
 def _sliding_all(f: Fields, enabled: bool = True) -> dict[str, Any]:
@@ -103,11 +114,20 @@ def _moe_layers(f: Fields, layers: int) -> int:
     return sum(1 for i in range(layers) if i not in only and (i + 1) % step == 0)
 
 
-def _attention(f: Fields, out: dict[str, Any], rotary: str = "partial_rotary_factor") -> int:
+def _divisible(f: Fields, out: dict[str, Any]) -> None:
+    """LlamaConfig, Gemma2/3, GPT-NeoX and DeepSeek-V2 refuse hidden_size % num_attention_heads != 0 (their
+    validate_architecture), even with a head_dim of its own: so does derive."""
+    d, h = out["d_model"], out["num_heads"]
+    if d % h:
+        raise f.error("num_attention_heads", f"hidden_size ({d}) is not a multiple of num_attention_heads ({h}), "
+                                             f"which {f.config_class} requires")
+
+
+def _attention(f: Fields, out: dict[str, Any], default_reads: bool = False) -> int:
     """num_kv_heads, head_dim and the rotary width of a Llama-style attention; returns the head width."""
     d, h = out["d_model"], out["num_heads"]
     head = _head(f, d, h)
-    out.update(num_kv_heads=_kv(f, h), head_dim=head, **_rotary(f, head, rotary))
+    out.update(num_kv_heads=_kv(f, h), head_dim=head, **_rotary(f, head, default_reads=default_reads))
     return head
 
 
@@ -116,6 +136,7 @@ def _attention(f: Fields, out: dict[str, Any], rotary: str = "partial_rotary_fac
 
 def _llama(f: Fields) -> dict[str, Any]:
     out = _base(f)
+    _divisible(f, out)
     _attention(f, out)
     return {**out, "attention_bias": f.bool("attention_bias"), "mlp_bias": f.bool("mlp_bias")}
 
@@ -144,6 +165,7 @@ def _gemma(f: Fields, version: int = 1) -> dict[str, Any]:
     out.update(ffn="geglu", embed_scale=True, attention_bias=f.bool("attention_bias"))
     if version == 1:
         return out
+    _divisible(f, out)
     out["block_norms"] = "sandwich"  # input, post_attention, pre_feedforward, post_feedforward
     types = f.layer_types("layer_types", out["num_layers"])
     window = f.opt_int("sliding_window")
@@ -160,7 +182,7 @@ def _gemma(f: Fields, version: int = 1) -> dict[str, Any]:
 
 def _phi(f: Fields) -> dict[str, Any]:
     out = _base(f)
-    head = _attention(f, out)
+    head = _attention(f, out, default_reads=True)
     out.update(norm="layernorm", ffn="gelu", bias=True, lm_head_bias=True, block_norms="shared",
                residual="parallel")
     if f.bool("qk_layernorm"):
@@ -173,19 +195,17 @@ def _phi(f: Fields) -> dict[str, Any]:
 
 def _phi3(f: Fields) -> dict[str, Any]:
     out = _base(f)
-    _attention(f, out)
+    _attention(f, out, default_reads=True)
     return {**out, "fused_qkv": True, "fused_gate_up": True, **_sliding_all(f)}
 
 
 def _gpt_neox(f: Fields) -> dict[str, Any]:
     out = _base(f)
+    _divisible(f, out)
     d, h = out["d_model"], out["num_heads"]
-    if d % h:
-        raise f.error("num_attention_heads", f"hidden_size ({d}) is not divisible by it ({h}), which "
-                                             "GPTNeoXConfig requires")
     out.update(norm="layernorm", ffn="gelu", fused_qkv=True, attention_bias=f.bool("attention_bias"),
                mlp_bias=True, residual="parallel" if f.bool("use_parallel_residual") else "sequential",
-               **_rotary(f, d // h, "rotary_pct"))  # query_key_value: d -> 3d; GPTNeoXMLP: biased Linears
+               **_rotary(f, d // h, "rotary_pct", default_reads=True))  # query_key_value: d -> 3d; GPTNeoXMLP: biased Linears
     return out
 
 

@@ -51,6 +51,10 @@ LEGACY_INTS: tuple[str, ...] = ("num_kv_heads", "n_experts", "experts_per_token"
 MOE_INTS: tuple[str, ...] = ("n_experts", "experts_per_token", "d_ff_expert", "d_ff_shared", "num_dense_layers")
 MLA_INTS: tuple[str, ...] = ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 MLA_REQUIRED: tuple[str, ...] = ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+# Sizes that may be 0: no dense layers, no sliding layers, no rotated dimension (a partial rotary factor that
+# rounds down to nothing: the model still registers empty inv_freq tables), a shared-expert module of width 0
+# (DeepSeek-V2 with n_shared_experts 0 builds one; with mlp_bias it holds d_model bias entries).
+ZERO_ALLOWED: tuple[str, ...] = ("num_dense_layers", "num_sliding_layers", "rotary_dim", "d_ff_shared")
 # Another spelling a YAML config may use (`d_head` is the CS336 handout's name for head_dim).
 KEY_ALIASES: dict[str, str] = {"d_head": "head_dim"}
 
@@ -90,6 +94,7 @@ class ArchOptions:
     shared_expert_gate: bool = False
     dense_layers: bool = False  # some layers keep a dense FFN (num_dense_layers > 0)
     partial_rotary: bool = False
+    odd_rotary: bool = False  # an odd rotated width: its inv_freq holds (rotary_dim + 1) / 2 frequencies
     buffers: str = "rope_tables"
     embed_scale: bool = False
     router_score_bias: bool = False
@@ -135,7 +140,7 @@ def validate_arch(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     for key in OPTIONAL_INT_KEYS:
         value = data.get(key)
         if key in data and value is not None and not _positive_int(value):
-            if key in ("num_dense_layers", "num_sliding_layers") and value == 0 and not isinstance(value, bool):
+            if key in ZERO_ALLOWED and value == 0 and not isinstance(value, bool):
                 continue
             raise ConfigError(source, key, f"must be a positive integer, got {value!r}")
     out = {k: data[k] for k in ARCH_KEYS if k in data}
@@ -179,12 +184,6 @@ def _validate_attention(data: Mapping[str, Any], source: str, out: dict[str, Any
             raise ConfigError(source, "rotary_dim", f"{rotary} exceeds the head width ({head_width})")
         if rotary == head_width:
             out.pop("rotary_dim", None)
-    rotary_buffers = data.get("positions", "rope") != "learned" and data.get("rope_buffers", "one") != "none"
-    if data.get("buffers") == "model" and rotary_buffers:
-        rot = rotary if rotary is not None else head_width
-        if rot % 2:
-            raise ConfigError(source, "rotary_dim" if rotary is not None else "head_dim",
-                              f"the rotated width {rot} is odd: a rotary embedding rotates pairs of dimensions")
     if data.get("attention_sinks") and data.get("attention") == "mla":
         raise ConfigError(source, "attention_sinks", "only allowed with attention: mha")
 
