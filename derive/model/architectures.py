@@ -31,8 +31,9 @@ EXTRA_GROUP_LABELS: dict[str, str] = {"router": "MoE router"}
 WINDOW_CONVENTIONS: dict[str, str] = {
     "full": "sliding-window layers are counted as the full S x S square, as the reference computes them "
             "(the mask is applied after the matmul; FlopCounterMode counts all of it)",
-    "band": "sliding-window layers count only the (query, key) pairs inside the window, what a windowed kernel "
-            "computes: sum over queries i < S of min(i + 1, W) = S m - m (m - 1) / 2 with m = min(S, W)",
+    "band": "sliding-window layers count only the (query, key) pairs their causal window mask keeps, what a "
+            "windowed kernel computes: sum over queries i < S of min(i + 1, W) = S m - m (m - 1) / 2 with "
+            "m = min(S, W); full-attention layers stay the full S x S square",
 }
 
 
@@ -85,6 +86,9 @@ def _ffn(opts: ArchOptions, dense: bool):
 
 BLOCK_TITLES = {"block": "transformer_block", "dense_block": "dense_transformer_block",
                 "sliding_block": "sliding_window_block"}
+# Each block kind totals under its own name, so a document can say which block it means.
+BLOCK_TOTALS = {"block": "total_per_transformer_block", "dense_block": "total_per_dense_block",
+                "sliding_block": "total_per_sliding_window_block"}
 
 
 def _block(kind: str, name: str, opts: ArchOptions, band: Dim | None, dense: bool, active: bool | None) -> Step:
@@ -92,12 +96,13 @@ def _block(kind: str, name: str, opts: ArchOptions, band: Dim | None, dense: boo
     attention, ffn = layers.attention(opts, band), _ffn(opts, dense)
     key = f"{kind}.{name}"
     if active is None:
-        return total(key, BLOCK_TITLES[name], "total_per_transformer_block",
-                     [attention.flops(key, (B, S)), ffn.flops(key, (B, S))], aliases=("block", "per_block"))
+        return total(key, BLOCK_TITLES[name], BLOCK_TOTALS[name],
+                     [attention.flops(key, (B, S)), ffn.flops(key, (B, S))],
+                     aliases=("block", "per_block", *(() if name == "block" else (name,))))
     ffn_params = ffn.params(key, active) if isinstance(ffn, MixtureOfExperts) else ffn.params(key)
-    return total(key, BLOCK_TITLES[name], "total_per_transformer_block", [
+    return total(key, BLOCK_TITLES[name], BLOCK_TOTALS[name], [
         attention.params(key), ffn_params, *(n.params(key) for n in layers.block_norms(opts)),
-    ], aliases=("block", "per_block", "total_per_block"))
+    ], aliases=("block", "per_block", *(("total_per_block",) if name == "block" else (name,))))
 
 
 def _blocks(kind: str, opts: ArchOptions, window: str, active: bool | None) -> list[Step]:

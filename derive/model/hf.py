@@ -101,7 +101,8 @@ class Fields:
         if value is None:
             return None
         if not isinstance(value, list) or len(value) != layers or any(not isinstance(v, str) for v in value):
-            raise self.error(key, f"must list one attention type per layer ({layers}), got {value!r}")
+            got = f"{len(value)} entries" if isinstance(value, list) else repr(value)
+            raise self.error(key, f"must list one attention type per layer ({layers}), got {got}")
         return value
 
 

@@ -197,7 +197,8 @@ def _validate_ffn(data: Mapping[str, Any], source: str, out: dict[str, Any]) -> 
                               f"{data['experts_per_token']} exceeds n_experts ({data['n_experts']})")
         dense = data.get("num_dense_layers")
         if dense is not None and dense > data["num_layers"]:
-            raise ConfigError(source, "num_dense_layers", f"{dense} exceeds num_layers ({data['num_layers']})")
+            raise ConfigError(source, "num_dense_layers", f"{dense} exceeds num_layers ({data['num_layers']}) "
+                                                          "(set it too, or the config.json field num_hidden_layers)")
         if not dense:
             out.pop("num_dense_layers", None)
         if data.get("shared_expert_gate") and data.get("d_ff_shared") is None:
@@ -226,7 +227,9 @@ def _validate_layout(data: Mapping[str, Any], source: str, out: dict[str, Any]) 
     if sliding is not None and window is None and sliding:
         raise ConfigError(source, "num_sliding_layers", "needs sliding_window")
     if sliding is not None and sliding > layers:
-        raise ConfigError(source, "num_sliding_layers", f"{sliding} exceeds num_layers ({layers})")
+        raise ConfigError(source, "num_sliding_layers", f"{sliding} exceeds num_layers ({layers}) (set it too; "
+                                                        "for a config.json, --set num_hidden_layers recomputes the "
+                                                        "layer pattern)")
     if window is not None and sliding == 0:
         out.pop("sliding_window", None)
         out.pop("num_sliding_layers", None)

@@ -119,8 +119,8 @@ def architecture_sentences(c: ModelConfig) -> list[str]:
     if c.buffers == "model":
         out.append("Buffers are listed as the reference implementation (transformers) registers them.")
     if c.hf_defaults:
-        out.append("Fields missing from the config.json, read with transformers' defaults: "
-                   + ", ".join(c.hf_defaults) + ".")
+        fields = ", ".join(f"{k.strip()} (default {v.strip()})" for k, _, v in (d.partition("=") for d in c.hf_defaults))
+        out.append(f"Fields missing from the config.json were read with transformers' defaults: {fields}.")
     return out
 
 
