@@ -121,8 +121,8 @@ def fields(model_type: str, draw) -> dict:
         return {**base, **att, **extra}
     if model_type in ("deepseek_v2", "deepseek_v3"):
         h = draw(st.integers(1, 4))
-        extra = {"num_attention_heads": h, "num_key_value_heads": h,
-                 "hidden_size": h * draw(st.integers(1, 8)) if model_type == "deepseek_v2" else draw(st.integers(1, 24)),
+        hidden = h * draw(st.integers(1, 8)) if model_type == "deepseek_v2" else draw(st.integers(1, 24))
+        extra = {"num_attention_heads": h, "num_key_value_heads": h, "hidden_size": hidden,
                  # even widths: DeepSeek-V2 rotates with view_as_complex, which needs even storage offsets
                  "q_lora_rank": draw(st.sampled_from([None, 6])), "kv_lora_rank": 2 * draw(st.integers(1, 6)),
                  "qk_nope_head_dim": 2 * draw(st.integers(1, 3)), "qk_rope_head_dim": 2 * draw(st.integers(1, 3)),

@@ -383,7 +383,8 @@ def substitute_rows(config: ModelConfig, varied: Mapping[str, list[int]], quanti
         vals.setdefault("seq_len", vals["context_length"])
         if config.num_kv_heads is None and "num_kv_heads" not in varied:
             vals["num_kv_heads"] = vals["num_heads"]
-        if config.sliding_window is not None and config.num_sliding_layers is None and "num_sliding_layers" not in varied:
+        every_layer_slides = config.sliding_window is not None and config.num_sliding_layers is None
+        if every_layer_slides and "num_sliding_layers" not in varied:
             vals["num_sliding_layers"] = vals["num_layers"]
         subs = {SYMBOLS[k]: sympy.Integer(v) for k, v in vals.items()}
         row = []

@@ -150,7 +150,8 @@ class ModelConfig:
             fused_gate_up=self.fused_gate_up, attention_sinks=self.attention_sinks,
             expert_width=self.d_ff_expert is not None, shared_expert=self.d_ff_shared is not None,
             shared_expert_gate=self.shared_expert_gate, dense_layers=self.dense_layers > 0,
-            partial_rotary=self.rotary_dim is not None, odd_rotary=self.buffers == "model" and self.rotary_width % 2 == 1,
+            partial_rotary=self.rotary_dim is not None,
+            odd_rotary=self.buffers == "model" and self.rotary_width % 2 == 1,
             buffers=self.buffers, embed_scale=self.embed_scale,
             router_score_bias=self.router_score_bias,
             rope_sets=self._rope_sets(both_types),
@@ -195,7 +196,7 @@ class ModelConfig:
                     out[key] = value
             elif value is not None and value != {**CHOICE_DEFAULTS, **BOOL_DEFAULTS}.get(key):
                 out[key] = value
-        return {k: v for k, v in out.items() if v is not None or k == "num_kv_heads"}
+        return {k: v for k, v in out.items() if v is not None or (k == "num_kv_heads" and self.attention == "mha")}
 
 
 def _validate(data: Mapping[str, Any], source: str, default_name: str, hf_model_type: str = "",

@@ -205,7 +205,8 @@ def _gpt_neox(f: Fields) -> dict[str, Any]:
     d, h = out["d_model"], out["num_heads"]
     out.update(norm="layernorm", ffn="gelu", fused_qkv=True, attention_bias=f.bool("attention_bias"),
                mlp_bias=True, residual="parallel" if f.bool("use_parallel_residual") else "sequential",
-               **_rotary(f, d // h, "rotary_pct", default_reads=True))  # query_key_value: d -> 3d; GPTNeoXMLP: biased Linears
+               **_rotary(f, d // h, "rotary_pct", default_reads=True))
+    # query_key_value: d -> 3d (no GQA); GPTNeoXMLP: Linears with their default biases
     return out
 
 

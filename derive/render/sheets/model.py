@@ -34,6 +34,10 @@ def _attention(c: ModelConfig) -> str:
 
 
 def _projections(c: ModelConfig) -> str:
+    if c.attention == "mla":
+        q = "q_a_proj, q_b_proj (with an RMSNorm between)" if c.q_lora_rank is not None else "q_proj"
+        return (f"{q}, kv_a_proj_with_mqa, kv_b_proj (with an RMSNorm on the latent) and o_proj projections"
+                + ("; a learned attention-sink logit per head" if c.attention_sinks else ""))
     out = "q, k, v projections fused in one matrix (qkv_proj) and an o projection" if c.fused_qkv \
         else "q, k, v, o projections"
     if c.qk_norm == "head":
@@ -73,6 +77,8 @@ def _positions(c: ModelConfig) -> str:
         return "ALiBi attention biases (no position parameters)"
     if c.rotary_dim is not None:
         return f"RoPE on rotary_dim = {c.rotary_dim} of each head's {c.d_k} dimensions (no position parameters)"
+    if c.attention == "mla":
+        return "RoPE on the qk_rope_head_dim part of each query and of the shared key (no position parameters)"
     return "RoPE (no position parameters)"
 
 
@@ -94,6 +100,16 @@ def _biases(c: ModelConfig) -> str:
     if c.norm == "layernorm" and not c.norm_bias:
         text += "; LayerNorms without bias"
     return text
+
+
+def _active_what(c: ModelConfig) -> tuple[str, str]:
+    """What the active parameters hold, for the sheet's heading (text, LaTeX)."""
+    if c.d_ff_shared is None and not c.dense_layers:
+        return "the router and k of E experts in every layer", "router and $k$ of $E$ experts per layer"
+    shared = ", the shared expert" if c.d_ff_shared is not None else ""
+    dense = "; dense-FFN layers whole" if c.dense_layers else ""
+    return (f"the router{shared} and k of E experts in every MoE layer{dense}",
+            f"router{shared} and $k$ of $E$ experts per MoE layer{dense}")
 
 
 def architecture_sentences(c: ModelConfig) -> list[str]:
@@ -119,7 +135,8 @@ def architecture_sentences(c: ModelConfig) -> list[str]:
     if c.buffers == "model":
         out.append("Buffers are listed as the reference implementation (transformers) registers them.")
     if c.hf_defaults:
-        fields = ", ".join(f"{k.strip()} (default {v.strip()})" for k, _, v in (d.partition("=") for d in c.hf_defaults))
+        pairs = (d.partition("=") for d in c.hf_defaults)
+        fields = ", ".join(f"{k.strip()} (default {v.strip()})" for k, _, v in pairs)
         out.append(f"Fields missing from the config.json were read with transformers' defaults: {fields}.")
     return out
 
@@ -168,6 +185,7 @@ def model_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any], w
             ctx["active_params"] = acc.active_params.value
             ctx["active_closed_text"] = expr_text(acc.derivation.active_params.expr)
             ctx["active_closed_tex"] = expr_latex(acc.derivation.active_params.expr)
+            ctx["active_what"], ctx["active_what_tex"] = _active_what(c)
         else:
             ctx["active_lines"] = None
         models.append(ctx)
