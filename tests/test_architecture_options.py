@@ -118,7 +118,7 @@ def test_flops_and_sheet_name_the_window_convention(tmp_path):
     full = run("flops", path, "--seq-len", "8192")
     band = run("flops", path, "--seq-len", "8192", "--window", "band")
     assert full.exit_code == band.exit_code == 0
-    assert "window convention `full`" in full.output and "window convention `band`" in band.output
+    assert "window convention full:" in full.output and "window convention band:" in band.output
     assert "13 of 26 layers" in full.output
     report = json.loads(run("flops", path, "--seq-len", "8192", "--window", "band", "--json").output)
     assert report["window"] == {"convention": "band", "sliding_window": 4096,
@@ -126,7 +126,7 @@ def test_flops_and_sheet_name_the_window_convention(tmp_path):
     result = run("sheet", path, "--window", "band", "--format", "md", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     text = (tmp_path / "model-accounting-gemma-2-2b.md").read_text()
-    assert "Window convention `band`" in text and "sliding_window_block (x num_sliding_layers)" in text
+    assert "Window convention band:" in text and "sliding_window_block (x num_sliding_layers)" in text
     assert run("sheet", "gpt2-xl", "--window", "band", "--out", str(tmp_path)).exit_code == 2
 
 

@@ -22,7 +22,7 @@ try:
 except ModuleNotFoundError:
     from oracles import hf_any as O
 
-SETTINGS = settings(max_examples=6, deadline=None,
+SETTINGS = settings(max_examples=8, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 

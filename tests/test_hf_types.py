@@ -186,3 +186,19 @@ def test_mistral_nemo_head_dim_and_llama_3_2_buffers():
     llama = api.account(api.load_config(str(HF_DATA / "Llama-3.2-1B.json")))
     # the model holds inv_freq and original_inv_freq of head_dim / 2 each, not 268,435,456 of cos/sin tables
     assert llama.buffers.value == 64 == sum(_reference("Llama-3.2-1B")[1].values())
+
+
+@pytest.mark.parametrize("rope", [
+    {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+     "original_max_position_embeddings": 32, "partial_rotary_factor": 0.5},
+    {"rope_type": "linear", "factor": 2.0, "partial_rotary_factor": 0.5},
+    {"type": "dynamic", "factor": 2.0},
+])
+def test_scaled_rope_types_read_the_rotary_fraction(rope, tmp_path):
+    """The scaled RoPE types (modeling_rope_utils) rotate int(head_dim * partial_rotary_factor) dimensions even
+    for Llama, whose default RoPE ignores the factor: inv_freq sizes as transformers registers them."""
+    data = {"model_type": "llama", "vocab_size": 64, "hidden_size": 64, "num_attention_heads": 4,
+            "num_hidden_layers": 1, "intermediate_size": 32, "max_position_embeddings": 64, "rope_scaling": rope}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    assert api.account(api.load_config(str(path))).buffers.value == sum(O.buffers(O.build(data)).values())

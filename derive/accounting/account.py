@@ -127,4 +127,4 @@ def window_note(acc: Accounting) -> str | None:
         return None
     layers = "every layer" if c.sliding_layers == c.num_layers else f"{c.sliding_layers} of {c.num_layers} layers"
     return (f"Sliding-window attention ({layers}, window {c.sliding_window:,} tokens), window convention "
-            f"`{acc.derivation.window}`: {WINDOW_CONVENTIONS[acc.derivation.window]}.")
+            f"{acc.derivation.window}: {WINDOW_CONVENTIONS[acc.derivation.window]}.")

@@ -162,7 +162,7 @@ def generic_conventions(configs: list[ModelConfig], window: str = "full") -> lis
     if any(c.sliding_layers for c in configs):
         from ...model.architectures import WINDOW_CONVENTIONS
 
-        out.append(f"Window convention `{window}`: {WINDOW_CONVENTIONS[window]}.")
+        out.append(f"Window convention {window}: {WINDOW_CONVENTIONS[window]}.")
     return out
 
 
