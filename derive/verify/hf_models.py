@@ -85,6 +85,8 @@ def _falcon(c: ModelConfig) -> dict[str, Any] | None:
     layout = (c.residual, c.block_norms)
     if layout == ("parallel", "pre"):  # ln_attn and ln_mlp: new_decoder_architecture, any num_kv_heads
         return dict(kw, new_decoder_architecture=True, num_kv_heads=c.kv_heads, num_ln_in_parallel_attn=2)
+    if layout == ("parallel", "shared") and c.kv_heads not in (1, c.num_heads):  # Falcon2-11B: one norm, GQA
+        return dict(kw, new_decoder_architecture=True, num_kv_heads=c.kv_heads, num_ln_in_parallel_attn=1)
     if c.kv_heads not in (1, c.num_heads) or layout not in (("parallel", "shared"), ("sequential", "pre")):
         return None
     return dict(kw, new_decoder_architecture=False, multi_query=c.kv_heads == 1, num_kv_heads=c.num_heads,
