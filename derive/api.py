@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .accounting.account import DTYPE_BYTES, Accounting, account
+from .accounting.account import DTYPE_BYTES, Accounting, account, window_note
 from .model.architectures import Derivation, derivation
 from .model.config import ModelConfig, load_config, parse_overrides, preset_names
 from .model.steps import Evaluated
@@ -39,15 +39,17 @@ def load_configs(specs: Sequence[str], overrides: Mapping[str, Any] | None = Non
 
 
 def sheet_context(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
-                  overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The context sheet `name`'s templates get (derive.render.publish.sheet_context)."""
-    return publish.sheet_context(name, configs, overrides)
+                  overrides: Mapping[str, Any] | None = None, window: str = "full") -> dict[str, Any]:
+    """The context sheet `name`'s templates get (derive.render.publish.sheet_context); window: the
+    sliding-window convention (full square or band), for the model-accounting sheet."""
+    return publish.sheet_context(name, configs, overrides, window=window)
 
 
 def render_sheet(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
-                 overrides: Mapping[str, Any] | None = None, fmt: str = "md", fragment: bool = False) -> str:
+                 overrides: Mapping[str, Any] | None = None, fmt: str = "md", fragment: bool = False,
+                 window: str = "full") -> str:
     """One sheet as text: fmt md, tex or html (fragment: LaTeX without preamble, for \\input{})."""
-    return publish.render_sheet(name, configs, overrides, fmt, fragment)
+    return publish.render_sheet(name, configs, overrides, fmt, fragment, window)
 
 
 def file_stem(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None) -> str:
@@ -71,12 +73,12 @@ def _write_all(files: list[tuple[Path, str | bytes]]) -> WrittenFiles:
 
 def write_sheets(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
                  overrides: Mapping[str, Any] | None = None, formats: Iterable[str] | None = None,
-                 out_dir: str | Path = "build", fragment: bool = False) -> WrittenFiles:
+                 out_dir: str | Path = "build", fragment: bool = False, window: str = "full") -> WrittenFiles:
     """Render every format (and the Markdown sheet's SVG charts) first, then write each file atomically.
 
     formats None: every format the sheet has a template for (md, tex, html); naming one it lacks is an error."""
     chosen = publish.sheet_formats(name) if formats is None else list(formats)
-    return _write_all(publish.sheet_files(name, configs, overrides, chosen, Path(out_dir), fragment))
+    return _write_all(publish.sheet_files(name, configs, overrides, chosen, Path(out_dir), fragment, window))
 
 
 def tree_json(node: Evaluated) -> dict[str, Any]:
@@ -105,6 +107,7 @@ def params_report(acc: Accounting) -> dict[str, Any]:
         "buffers": {"total": acc.buffers.value, "components": [tree_json(c) for c in acc.buffers.children]},
         "memory_bytes": {dtype: acc.memory(dtype).value for dtype in DTYPE_BYTES},
         **({"active_per_token": acc.active_params.value} if acc.active_params is not None else {}),
+        **({"hf_defaults": list(acc.config.hf_defaults)} if acc.config.hf_defaults else {}),
     }
 
 
@@ -120,6 +123,8 @@ def flops_report(acc: Accounting) -> dict[str, Any]:
             "groups": {g: {"flops": v, "label": acc.group_label(g)} for g, v in acc.groups.items()},
             "components": [tree_json(c) for c in acc.forward.children],
         },
+        **({"window": {"convention": acc.derivation.window, "sliding_window": acc.config.sliding_window,
+                       "layers": acc.config.layer_attention}} if acc.config.sliding_layers else {}),
     }
 
 
@@ -319,3 +324,27 @@ def context_lines(data: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 __all__ += ["FORMATS", "file_stem", "sheet_context", "write_template", "template_context", "context_lines",
             "escape_terminal"]
+
+# ---------------------------------------------------------------- architectures of 2024-2026 (issue 12)
+
+
+def active_summary(acc: Accounting) -> str:
+    """What the active parameters of a mixture of experts hold, in words (for `derive params`)."""
+    c = acc.config
+    parts = ["router"]
+    if c.d_ff_shared is not None:
+        parts.append("shared expert")
+    where = "MoE layer" if c.dense_layers else "layer"
+    return f"{' + '.join(parts)} + {c.experts_per_token} of {c.n_experts} experts per {where}"
+
+
+def defaults_line(config: ModelConfig) -> str | None:
+    """The transformers defaults a config.json was read with (fields it did not give), or None."""
+    if not config.hf_defaults:
+        return None
+    return "transformers defaults used (fields missing from config.json): " + ", ".join(config.hf_defaults)
+
+
+def window_line(acc: Accounting) -> str | None:
+    """The sliding-window convention of a config with sliding layers, or None."""
+    return window_note(acc)

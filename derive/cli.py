@@ -70,8 +70,10 @@ def main() -> None:
               help="Render your own Jinja template (NAME.md.j2, NAME.tex.j2 or NAME.html.j2) with the sheet's "
                    "context instead of the built-in sheet; `derive context CONFIG --json` shows that context.")
 @set_option
+@click.option("--window", type=click.Choice(["full", "band"]), default="full", show_default=True,
+              help="Sliding-window layers (model-accounting sheet): full square, or only the band in the window.")
 def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, sets: tuple[str, ...],
-          fragment: bool = False, template: str | None = None) -> None:
+          fragment: bool = False, template: str | None = None, window: str = "full") -> None:
     """Render an answer sheet (Markdown with SVG charts, LaTeX, HTML with MathML) into OUT.
 
     With no CONFIG, the default sheet: the transformer-accounting problem for the GPT-2 XL shape, with
@@ -89,7 +91,8 @@ def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, set
         written = api.write_template(template, sheet_name, loaded, overrides, out_dir, fmt)
     else:
         formats = None if fmt == "all" else (fmt,)
-        written = api.write_sheets(sheet_name, loaded, overrides, formats, out_dir, fragment=fragment)
+        written = api.write_sheets(sheet_name, loaded, overrides, formats, out_dir, fragment=fragment,
+                                   window=window)
     for path in written:
         note = " (replaced the file of that name)" if path in written.replaced else ""
         click.echo(f"wrote {api.escape_terminal(str(path))}{note}")
@@ -111,9 +114,10 @@ def params(config: str, sets: tuple[str, ...], as_json: bool) -> None:
     click.echo(f"{api.escape_terminal(acc.config.name)}: trainable parameters\n")
     click.echo(api.table_text(api.tree_lines(acc.params)))
     if acc.active_params is not None:
-        click.echo(f"\nactive parameters per token (router + {acc.config.experts_per_token} of "
-                   f"{acc.config.n_experts} experts per layer): {acc.active_params.value:,}")
+        click.echo(f"\nactive parameters per token ({api.active_summary(acc)}): {acc.active_params.value:,}")
     click.echo(f"\nnon-trainable buffers (not counted): {acc.buffers.value:,}")
+    if api.defaults_line(acc.config):
+        click.echo(api.defaults_line(acc.config))
     for dtype, n in report["memory_bytes"].items():
         size = api.bytes_summary(n)
         click.echo(f"weights in {dtype}: {size['bytes']} bytes = {size['gb']} GB = {size['gib']} GiB")
@@ -124,11 +128,15 @@ def params(config: str, sets: tuple[str, ...], as_json: bool) -> None:
 @shape_options
 @set_option
 @json_option
-def flops(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], as_json: bool) -> None:
+@click.option("--window", type=click.Choice(["full", "band"]), default="full", show_default=True,
+              help="Sliding-window layers: full (the S x S square the reference multiplies, what FlopCounterMode "
+                   "counts) or band (only the query-key pairs inside the window).")
+def flops(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], as_json: bool,
+          window: str = "full") -> None:
     """Forward-pass matmul FLOPs of CONFIG, per matmul, per block and in total."""
     from . import api
 
-    acc = api.account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len)
+    acc = api.account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len, window=window)
     if as_json:
         _echo_json(api.flops_report(acc))
         return
@@ -138,6 +146,8 @@ def flops(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], a
     click.echo("")
     for g, v in acc.groups.items():
         click.echo(f"{acc.group_label(g)}: {v:,} ({float(acc.shares[g]) * 100:.1f}%)")
+    if api.window_line(acc):
+        click.echo(f"\n{api.window_line(acc)}")
 
 
 @main.command()
@@ -271,8 +281,8 @@ def plot(configs: tuple[str, ...], kind: str, out: str | None, sets: tuple[str, 
 def verify(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], as_json: bool) -> None:
     """Build CONFIG on PyTorch's meta device and compare its parameters and forward FLOPs with the derivation.
 
-    The assignment architecture uses derive's own PyTorch model; other architectures use transformers
-    (GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM).
+    The assignment architecture uses derive's own PyTorch model; other architectures use transformers: the
+    config.json's own model type, or the first of the 20 supported types whose options are exactly the config's.
     Exit status 1 on a mismatch. Needs torch and transformers: pip install 'torch==2.13.0' 'transformers==5.24.0'
     (or, from derive's checkout, pip install '.[verify]')."""
     from . import api

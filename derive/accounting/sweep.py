@@ -24,11 +24,14 @@ import sympy
 
 from ..errors import UsageError
 from ..model.architectures import Derivation, build, derivation
-from ..model.config import INT_KEYS, ModelConfig
+from ..model.config import INT_KEYS, SIZE_SYMBOLS, ModelConfig
 from ..model.symbols import SYMBOLS
 from .quantities import Quantity
 
-VARY_KEYS: tuple[str, ...] = (*INT_KEYS, "batch_size", "seq_len", "num_kv_heads", "n_experts", "experts_per_token")
+VARY_KEYS: tuple[str, ...] = (*INT_KEYS, "batch_size", "seq_len", "num_kv_heads", "n_experts", "experts_per_token",
+                              *SIZE_SYMBOLS, "num_sliding_layers")
+# Sizes only some architectures have: varying one needs a config that has it (head_dim given, MLA ranks, ...).
+OWN_SIZE_KEYS: tuple[str, ...] = (*SIZE_SYMBOLS, "num_sliding_layers")
 MOE_KEYS: tuple[str, ...] = ("n_experts", "experts_per_token")
 INT64_MAX = 2**63 - 1
 MAX_COMBINATIONS = 20_000_000
@@ -182,6 +185,8 @@ def _derivation(config: ModelConfig, varied: Mapping[str, list[int]], architectu
     arch = config.arch
     if "num_kv_heads" in varied and not arch.gqa:
         arch = dataclasses.replace(arch, gqa=True)
+    if "head_dim" in varied and not arch.explicit_head_dim:  # q, k, v widths num_heads * head_dim, ...
+        arch = dataclasses.replace(arch, explicit_head_dim=True, odd_rotary=False)
     return build(arch)
 
 
@@ -200,6 +205,11 @@ def run_sweep(config: ModelConfig, varied: Mapping[str, list[int]], quantities: 
     for key in MOE_KEYS:
         if key in varied and config.ffn != "moe":
             raise UsageError(f"--vary {key}: {config.name} is not a mixture of experts (ffn: moe)")
+    for key in OWN_SIZE_KEYS:
+        if key == "head_dim" and config.attention == "mha":
+            continue  # any multi-head config can take a head_dim of its own (see _derivation)
+        if key in varied and key not in config.symbol_values():
+            raise UsageError(f"--vary {key}: {config.name} has no {key} of its own (give it in the config first)")
     deriv = _derivation(config, varied, architecture)
     grid = _grid(varied)
     env: dict[str, Any] = {**config.symbol_values(), "batch_size": 1}
@@ -207,6 +217,8 @@ def run_sweep(config: ModelConfig, varied: Mapping[str, list[int]], quantities: 
     follows = {"seq_len": "context_length"}
     if config.num_kv_heads is None:
         follows["num_kv_heads"] = "num_heads"
+    if config.sliding_window is not None and config.num_sliding_layers is None:  # every layer slides
+        follows["num_sliding_layers"] = "num_layers"
     follows = {k: src for k, src in follows.items() if k not in varied}
     for key, src in follows.items():
         env[key] = env[src]
@@ -215,11 +227,15 @@ def run_sweep(config: ModelConfig, varied: Mapping[str, list[int]], quantities: 
               for k, v in env.items()}
 
     invalid = np.full(count, "", dtype=object)
-    _append_reason(invalid, env["d_model"] % env["num_heads"] != 0, "d_model not divisible by num_heads")
+    if config.head_dim is None and config.attention == "mha" and "head_dim" not in varied:  # d_k = d / h
+        _append_reason(invalid, env["d_model"] % env["num_heads"] != 0, "d_model not divisible by num_heads")
     _append_reason(invalid, env["num_heads"] % env["num_kv_heads"] != 0, "num_heads not divisible by num_kv_heads")
     if config.ffn == "moe":
         _append_reason(invalid, env["experts_per_token"] > env["n_experts"], "experts_per_token > n_experts")
     _append_reason(invalid, env["seq_len"] > env["context_length"], "seq_len > context_length")
+    for key in ("num_dense_layers", "num_sliding_layers"):  # layer counts of a kind cannot exceed the layers
+        if key in env:
+            _append_reason(invalid, env[key] > env["num_layers"], f"{key} > num_layers")
 
     columns: dict[str, np.ndarray] = dict(grid)
     arithmetic: dict[str, str] = {}
@@ -367,10 +383,15 @@ def substitute_rows(config: ModelConfig, varied: Mapping[str, list[int]], quanti
         vals.setdefault("seq_len", vals["context_length"])
         if config.num_kv_heads is None and "num_kv_heads" not in varied:
             vals["num_kv_heads"] = vals["num_heads"]
+        every_layer_slides = config.sliding_window is not None and config.num_sliding_layers is None
+        if every_layer_slides and "num_sliding_layers" not in varied:
+            vals["num_sliding_layers"] = vals["num_layers"]
         subs = {SYMBOLS[k]: sympy.Integer(v) for k, v in vals.items()}
         row = []
         for e in exprs:
             v = e.xreplace(subs)
-            row.append(int(v) if v.is_Integer and vals["d_model"] % vals["num_heads"] == 0 else None)
+            whole_heads = config.head_dim is not None or config.attention == "mla" or \
+                vals["d_model"] % vals["num_heads"] == 0
+            row.append(int(v) if v.is_Integer and whole_heads else None)
         out.append(row)
     return out

@@ -21,18 +21,21 @@ from .environment import FORMATS, SUFFIXES, TeX, format_of, render, render_file,
 from .escape import visible
 from .formatting import expr_latex, expr_text, fmt_decimal, tree_lines
 from .latex import expr_tex
-from .sheets import CONVENTIONS, get_sheet
+from .sheets import CONVENTIONS, GENERIC_SHEET, get_sheet
 from .sheets.common import bytes_summary, sheet_text
 
 MAX_STEM = 120  # longer file stems end in a hash of the whole (file systems allow 255 bytes)
 
 
-def file_stem(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None) -> str:
-    """`sheet-config1-config2[-key-value...]`, safe as a file name, a Markdown link and an \\input path (a
-    config may be called `meta-llama/Llama-2-7b` or `my model #1`). Overrides (--set) are part of the name, so a
-    run with `--set context_length=16384` does not replace the default run's files."""
+def file_stem(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None,
+              window: str = "full") -> str:
+    """`sheet-config1-config2[-key-value...][-window-band]`, safe as a file name, a Markdown link and an \\input
+    path (a config may be called `meta-llama/Llama-2-7b` or `my model #1`). Overrides (--set) and a non-default
+    window convention are part of the name, so a run with `--set context_length=16384` does not replace the
+    default run's files."""
     parts = [name, *(c.name for c in configs)]
     parts += [f"{k}-{v}" for k, v in sorted((overrides or {}).items())]
+    parts += [f"window-{window}"] if window != "full" else []
     stem = re.sub(r"[^A-Za-z0-9.+-]+", "-", "-".join(parts)).strip("-.") or name
     if len(stem) > MAX_STEM:
         digest = hashlib.sha256(stem.encode("utf-8")).hexdigest()[:10]
@@ -46,10 +49,18 @@ def sheet_formats(name: str, formats: Sequence[str] = FORMATS) -> list[str]:
 
 
 def sheet_context(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None,
-                  stem: str | None = None, fragment: bool = False) -> dict[str, Any]:
-    """The context every template of sheet `name` gets (the built-in ones and a user's --template)."""
+                  stem: str | None = None, fragment: bool = False, window: str = "full") -> dict[str, Any]:
+    """The context every template of sheet `name` gets (the built-in ones and a user's --template).
+
+    window: the sliding-window convention, "full" (the square FlopCounterMode counts) or "band" (only the
+    pairs inside the window); only the model-accounting sheet has sliding-window layers. UsageError otherwise."""
     sheet = get_sheet(name)
-    context = sheet.build(list(configs), overrides or {})
+    if window != "full":
+        if name != GENERIC_SHEET:
+            raise UsageError(f"--window {window}: only the {GENERIC_SHEET} sheet has sliding-window layers")
+        context = sheet.build(list(configs), overrides or {}, window=window)
+    else:
+        context = sheet.build(list(configs), overrides or {})
     context.setdefault("conventions", CONVENTIONS)
     context.setdefault("text", sheet_text(name))
     context["sheet"] = name
@@ -60,19 +71,21 @@ def sheet_context(name: str, configs: Sequence[ModelConfig] = (), overrides: Map
 
 
 def render_sheet(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None,
-                 fmt: str = "md", fragment: bool = False) -> str:
+                 fmt: str = "md", fragment: bool = False, window: str = "full") -> str:
     if fmt not in FORMATS:
         raise UsageError(f"--format: unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     if not template_exists(name, fmt):
         raise UsageError(f"--format {fmt}: sheet {name} has no {fmt} template")
-    return render(name, fmt, sheet_context(name, configs, overrides, file_stem(name, configs), fragment))
+    stem = file_stem(name, configs, None, window)
+    return render(name, fmt, sheet_context(name, configs, overrides, stem, fragment, window))
 
 
 def sheet_files(name: str, configs: Sequence[ModelConfig], overrides: Mapping[str, Any] | None,
-                formats: Sequence[str], out_dir: Path, fragment: bool = False) -> list[tuple[Path, str | bytes]]:
+                formats: Sequence[str], out_dir: Path, fragment: bool = False,
+                window: str = "full") -> list[tuple[Path, str | bytes]]:
     """Every file of a sheet, rendered (nothing written): the sheets, then the Markdown sheet's SVG charts."""
-    stem = file_stem(name, configs, overrides)
-    context = sheet_context(name, configs, overrides, stem, fragment)
+    stem = file_stem(name, configs, overrides, window)
+    context = sheet_context(name, configs, overrides, stem, fragment, window)
     files: list[tuple[Path, str | bytes]] = []
     for fmt in formats:
         if not template_exists(name, fmt):
