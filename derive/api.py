@@ -20,14 +20,14 @@ from .model.config import ModelConfig, load_config, parse_overrides, preset_name
 from .model.steps import Evaluated
 from .render.environment import FORMATS, render
 from .render.formatting import TreeLine, expr_text, tree_lines
-from .render.output import write_atomic
+from .render.output import write_all, write_atomic
 from .render.sheets import CONVENTIONS, DEFAULT_SHEET, GENERIC_SHEET, get_sheet
 from .render.sheets.common import bytes_summary
 
 __all__ = [
     "Accounting", "Derivation", "ModelConfig", "account", "derivation", "load_config", "parse_overrides",
     "preset_names", "render_sheet", "write_sheets", "params_report", "flops_report", "tree_lines",
-    "bytes_summary", "write_atomic", "train_report", "train_account", "training_report", "check_document",
+    "bytes_summary", "write_atomic", "write_all", "train_report", "train_account", "training_report", "check_document",
     "render_table", "render_formula", "write_plot", "verify", "sweep",
 ]
 
@@ -80,16 +80,14 @@ def file_stem(name: str, configs: Sequence[ModelConfig] = ()) -> str:
 def write_sheets(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
                  overrides: Mapping[str, Any] | None = None, formats: Iterable[str] = FORMATS,
                  out_dir: str | Path = "build", fragment: bool = False) -> list[Path]:
-    """Render every format first, then write each atomically: a failure writes nothing half-done."""
+    """Render every format first, then write all files or none (derive.render.output.write_all)."""
     context = sheet_context(name, configs, overrides)
     stem = file_stem(name, configs)
     _figure_context(context, stem, fragment)
     rendered = [(Path(out_dir) / f"{stem}.{fmt}", render(name, fmt, context)) for fmt in formats]
     figures = _write_figures(context, Path(out_dir)) if "md" in formats else []
-    for path, data in figures:
-        write_atomic(path, data)
-    for path, text in rendered:
-        write_atomic(path, text)
+    # All files or none: a failure part-way (the .tex target a directory, the disk full) leaves every old file.
+    write_all([*figures, *rendered])
     return [path for path, _ in rendered] + [path for path, _ in figures]
 
 
@@ -201,6 +199,24 @@ def sweep_text(result, fmt: str = "csv") -> str:
     from .accounting.sweep import to_csv, to_json
 
     return to_csv(result) if fmt == "csv" else to_json(result)
+
+
+def sweep_plan(config: ModelConfig, varies: Sequence[str], quantities: str = "params,forward_flops",
+               architecture: str | None = None):
+    """The sweep of api.sweep before any row is evaluated (derive.accounting.sweep.SweepPlan): the number
+    of combinations is checked first, and its rows are computed block by block by sweep_pieces."""
+    from .accounting.quantities import parse_quantities
+    from .accounting.sweep import parse_varies, plan_sweep
+
+    return plan_sweep(config, parse_varies(varies), parse_quantities(quantities), architecture)
+
+
+def sweep_pieces(source, fmt: str = "csv"):
+    """The CSV or JSON text of a sweep (a SweepPlan or SweepResult) as an iterator of pieces: memory stays
+    bounded for any number of rows, and the joined pieces equal sweep_text."""
+    from .accounting.sweep import csv_pieces, json_pieces
+
+    return csv_pieces(source) if fmt == "csv" else json_pieces(source)
 
 
 def sweep_arithmetic(result) -> list[str]:

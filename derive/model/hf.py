@@ -7,26 +7,19 @@ hidden_size / num_attention_heads) is an error rather than a silently wrong coun
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
+from .reading import load_json, read_text
 
 SUPPORTED_MODEL_TYPES: tuple[str, ...] = ("gpt2", "llama", "mistral", "mixtral", "qwen2")
 
 
 def read_json(path: Path, source: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(source, None, f"cannot read file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(source, None, f"not UTF-8 text (byte {exc.start})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(source, None, f"not valid JSON at line {exc.lineno}") from None
+    """A config.json's data (derive.model.reading: regular file, size cap, BOM, no duplicate keys, bounded
+    nesting, integers Python can read)."""
+    return load_json(read_text(path, source), source)
 
 
 def _int(data: Mapping[str, Any], key: str, source: str, default: int | None = None) -> int:
@@ -36,14 +29,14 @@ def _int(data: Mapping[str, Any], key: str, source: str, default: int | None = N
         raise ConfigError(source, key, "missing required field")
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(source, key, f"must be a positive integer, got {value!r}")
+        raise ConfigError(source, key, f"must be a positive integer, got {shown(value)}")
     return value
 
 
 def _bool(data: Mapping[str, Any], key: str, source: str, default: bool) -> bool:
     value = data.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(source, key, f"must be true or false, got {value!r}")
+        raise ConfigError(source, key, f"must be true or false, got {shown(value)}")
     return value
 
 
@@ -112,8 +105,9 @@ def from_hf_config(data: Any, source: str) -> tuple[dict[str, Any], str]:
     if "model_type" not in data:
         raise ConfigError(source, "model_type", f"missing (supported model types: {supported})")
     model_type = data["model_type"]
-    if model_type not in MAPPERS:
-        raise ConfigError(source, "model_type", f"unsupported model type {model_type!r} (supported: {supported})")
+    if not isinstance(model_type, str) or model_type not in MAPPERS:  # a list or object is not hashable
+        raise ConfigError(source, "model_type",
+                          f"unsupported model type {shown(model_type)} (supported: {supported})")
     out = MAPPERS[model_type](data, source)
     out["description"] = f"Hugging Face {model_type} config.json"
     return out, model_type
