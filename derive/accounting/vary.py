@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import UsageError, shown
+from ..errors import UsageError, label, shown
 from ..model.config import INT_KEYS
 from ..model.reading import MAX_INT_DIGITS
 
@@ -25,9 +25,9 @@ INT64_MAX = 2**63 - 1
 def _parse_int(text: str, option: str) -> int:
     text = text.strip().replace("_", "")
     if not re.fullmatch(r"[0-9]+", text):
-        raise UsageError(f"--vary {option}: {shown(text)} is not a positive integer")
+        raise UsageError(f"--vary {label(option)}: {shown(text)} is not a positive integer")
     if len(text) > MAX_INT_DIGITS:  # int() itself refuses beyond 4,300 digits, with a traceback
-        raise UsageError(f"--vary {option}: an integer of {len(text):,} digits is longer than derive reads "
+        raise UsageError(f"--vary {label(option)}: an integer of {len(text):,} digits is longer than derive reads "
                          f"({MAX_INT_DIGITS:,} digits)")
     return int(text)
 
@@ -39,9 +39,9 @@ def _values(spec: str) -> tuple[str, Sequence[int]]:
     key, sep, raw = spec.partition("=")
     key = key.strip()
     if not sep or not key or not raw.strip():
-        raise UsageError(f"--vary {spec}: expected KEY=START:STOP:STEP or KEY=V1,V2,...")
+        raise UsageError(f"--vary {label(spec)}: expected KEY=START:STOP:STEP or KEY=V1,V2,...")
     if key not in VARY_KEYS:
-        raise UsageError(f"--vary {spec}: unknown key {shown(key)} (known keys: {', '.join(VARY_KEYS)})")
+        raise UsageError(f"--vary {label(spec)}: unknown key {shown(key)} (known keys: {', '.join(VARY_KEYS)})")
     items: list[range] = []
     for item in raw.split(","):
         parts = item.split(":")
@@ -50,19 +50,19 @@ def _values(spec: str) -> tuple[str, Sequence[int]]:
             items.append(range(value, value + 1))
             continue
         if len(parts) not in (2, 3):
-            raise UsageError(f"--vary {spec}: range {shown(item)} must be START:STOP or START:STOP:STEP")
+            raise UsageError(f"--vary {label(spec)}: range {shown(item)} must be START:STOP or START:STOP:STEP")
         start, stop = _parse_int(parts[0], spec), _parse_int(parts[1], spec)
         step = _parse_int(parts[2], spec) if len(parts) == 3 else 1
         if step == 0:
-            raise UsageError(f"--vary {spec}: step must be positive in {shown(item)}")
+            raise UsageError(f"--vary {label(spec)}: step must be positive in {shown(item)}")
         if start > stop:
-            raise UsageError(f"--vary {spec}: start {shown(start)} is larger than stop {shown(stop)} in "
+            raise UsageError(f"--vary {label(spec)}: start {shown(start)} is larger than stop {shown(stop)} in "
                              f"{shown(item)}")
         items.append(range(start, stop + 1, step))
     if sum(len(r) for r in items) > MAX_COMBINATIONS:  # arithmetic on lengths: nothing expanded yet
-        raise UsageError(f"--vary {spec}: more than {MAX_COMBINATIONS:,} values")
+        raise UsageError(f"--vary {label(spec)}: more than {MAX_COMBINATIONS:,} values")
     if any(r.start <= 0 for r in items):
-        raise UsageError(f"--vary {spec}: values must be positive integers")
+        raise UsageError(f"--vary {label(spec)}: values must be positive integers")
     return key, items[0] if len(items) == 1 else _union(items)
 
 
@@ -88,7 +88,7 @@ def parse_varies(specs: Sequence[str]) -> dict[str, Sequence[int]]:
     for spec in specs:
         key, values = _values(spec)
         if key in out:
-            raise UsageError(f"--vary {spec}: {key} is varied twice")
+            raise UsageError(f"--vary {label(spec)}: {key} is varied twice")
         out[key] = values
     check_size(out)
     return out

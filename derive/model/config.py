@@ -199,7 +199,7 @@ def load_config(spec: str | Path, overrides: Mapping[str, Any] | None = None) ->
     spec_str = str(spec)
     path = Path(spec_str)
     hf_model_type = ""
-    if path.suffix in (".yaml", ".yml", ".json") or reading.check_path(path, spec_str):
+    if path.suffix in (".yaml", ".yml", ".json") or reading.path_exists(path):
         reading.require_regular_file(path, spec_str)
         source, default_name = str(path), path.stem
         if path.stem == "config" and path.suffix == ".json":  # path/to/Model-Name/config.json

@@ -49,6 +49,16 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
+def path_exists(path: Path) -> bool:
+    """Whether `path` exists; False for a text that cannot be a path (a component over 255 bytes, a NUL
+    byte), where pathlib would raise."""
+    try:
+        os.stat(path)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def check_path(path: Path, source: str) -> bool:
     """Whether `path` exists, raising a ConfigError for a path the system cannot even look up (a component
     over 255 bytes, a NUL byte) instead of the OSError/ValueError pathlib would raise."""
@@ -351,6 +361,6 @@ def safe_name(text: str) -> str:
     return UNSAFE_CHARS.sub("_", text)
 
 
-__all__ = ["MAX_FILE_BYTES", "MAX_DEPTH", "MAX_ALIAS_NODES", "MAX_INT_DIGITS", "check_path", "read_text",
+__all__ = ["MAX_FILE_BYTES", "MAX_DEPTH", "MAX_ALIAS_NODES", "MAX_INT_DIGITS", "check_path", "path_exists", "read_text",
            "require_regular_file", "decimal_int", "load_yaml", "load_yaml_value", "load_json", "check_text",
            "safe_name"]

@@ -61,8 +61,9 @@ def write_all(files: Sequence[tuple[Path, Data]]) -> None:
         created: list[Path] = []
         temps: list[Path] = []
         try:
-            for final in targets:
-                created += _make_parent(final)
+            for (given, _), final in zip(files, targets):
+                # Folders are made for the path as given, never for where a dangling link points.
+                created += _make_parent(final) if Path(given) == final else []
             for folder in dict.fromkeys(t.parent for t in targets):
                 remove_stale_temps(folder)
             staged = [_stage(final, data, temps) for final, (_, data) in zip(targets, files)]
@@ -84,21 +85,21 @@ def _fail(path: Path, exc: OSError, what: str = "cannot write") -> RenderError:
 
 def _target(path: Path) -> Path:
     """The file to replace: `path`, or the file its symbolic link names; refuses anything not a regular file."""
+    given, via = path, ""
     try:
         if os.path.islink(path):
             path = Path(os.path.realpath(path))
+            via = f" (a link to {label(path)})"
         info = os.stat(path)
     except FileNotFoundError:
         return path
-    except NotADirectoryError as exc:
-        raise _fail(path, exc) from None
     except OSError as exc:
-        raise _fail(path, exc) from None
+        raise RenderError(f"{label(given)}{via}: cannot write ({exc.strerror or type(exc).__name__})") from None
     except ValueError:  # a NUL byte
-        raise RenderError(f"{label(path)}: cannot write (the path contains a NUL byte)") from None
+        raise RenderError(f"{label(given)}: cannot write (the path contains a NUL byte)") from None
     if not stat.S_ISREG(info.st_mode):
         kind = next((name for test, name in _KINDS.items() if test(info.st_mode)), "not a regular file")
-        raise RenderError(f"{label(path)}: is {kind}; derive writes only regular files") from None
+        raise RenderError(f"{label(given)}{via}: is {kind}; derive writes only regular files") from None
     return path
 
 
@@ -296,17 +297,17 @@ def _signals_raise() -> Iterator[None]:
 
     for sig in previous:
         signal.signal(sig, interrupted)
+    pending = None
     try:
         yield
     except _Interrupted as exc:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        previous.clear()
-        signal.raise_signal(exc.signum)
-        raise KeyboardInterrupt from None  # only if the previous handler returned
+        pending = exc.signum
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if pending is not None:  # outside the except block: no "during handling of" chain in a traceback
+        signal.raise_signal(pending)
+        raise KeyboardInterrupt  # only if the previous handler returned
 
 
 @contextlib.contextmanager
