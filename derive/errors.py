@@ -155,6 +155,8 @@ def failure(exc: BaseException) -> tuple[int, str | None]:
     if isinstance(exc, RecursionError):
         return 2, "the input is nested too deeply to process"
     if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+        if "value has" in str(exc):  # reading text: an input number too long
+            return 2, "a number in the input has more than 4,300 digits, more than Python reads"
         return 2, "a result has more digits than Python prints (4,300): the config's values are too large"
     if isinstance(exc, MemoryError):
         return 2, "out of memory"

@@ -21,7 +21,7 @@ UNIT_POWERS: dict[str, tuple[int, int]] = {
     "KiB": (2, 10), "MiB": (2, 20), "GiB": (2, 30), "TiB": (2, 40),
 }
 BYTE_UNITS: dict[str, int] = {unit: base**exp for unit, (base, exp) in UNIT_POWERS.items()}
-_BUDGET_RE = re.compile(r"^\s*(\d+)\s*([A-Za-z]+)\s*$")
+_BUDGET_RE = re.compile(r"^\s*([0-9]{1,4300})\s*([A-Za-z]+)\s*$")  # ASCII digits Python can read
 
 
 @dataclass(frozen=True)
