@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-import re
+import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -18,10 +18,13 @@ from .accounting.account import DTYPE_BYTES, Accounting, account
 from .model.architectures import Derivation, derivation
 from .model.config import ModelConfig, load_config, parse_overrides, preset_names
 from .model.steps import Evaluated
-from .render.environment import FORMATS, render
+from .render import notebook as _notebook  # noqa: F401 (registers the Jupyter displays of results)
+from .render import publish
+from .render.environment import FORMATS
+from .render.escape import escape_terminal
 from .render.formatting import TreeLine, expr_text, tree_lines
 from .render.output import write_all, write_atomic
-from .render.sheets import CONVENTIONS, DEFAULT_SHEET, GENERIC_SHEET, get_sheet
+from .render.sheets import DEFAULT_SHEET, GENERIC_SHEET
 from .render.sheets.common import bytes_summary
 
 __all__ = [
@@ -38,57 +41,43 @@ def load_configs(specs: Sequence[str], overrides: Mapping[str, Any] | None = Non
 
 def sheet_context(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
                   overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    sheet = get_sheet(name)
-    context = sheet.build(list(configs), overrides or {})
-    context.setdefault("conventions", CONVENTIONS)
-    return context
+    """The context sheet `name`'s templates get (derive.render.publish.sheet_context)."""
+    return publish.sheet_context(name, configs, overrides)
 
 
 def render_sheet(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
                  overrides: Mapping[str, Any] | None = None, fmt: str = "md", fragment: bool = False) -> str:
-    context = sheet_context(name, configs, overrides)
-    _figure_context(context, name, fragment)
-    return render(name, fmt, context)
+    """One sheet as text: fmt md, tex or html (fragment: LaTeX without preamble, for \\input{})."""
+    return publish.render_sheet(name, configs, overrides, fmt, fragment)
 
 
-def _figure_context(context: dict[str, Any], stem: str, fragment: bool) -> None:
-    """Where the Markdown sheet's SVGs go (beside it), whether they can be drawn, full document or not."""
-    from .render.charts import have_matplotlib, plot_files
-
-    context["fragment"] = fragment
-    context["plot_files"] = plot_files(stem)
-    context["plots_available"] = have_matplotlib()
+def file_stem(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None) -> str:
+    """The file name stem of a sheet's outputs (derive.render.publish.file_stem)."""
+    return publish.file_stem(name, configs, overrides)
 
 
-def _write_figures(context: dict[str, Any], out_dir: Path) -> list[tuple[Path, bytes]]:
-    from .render.charts import context_figure, shares_figure
+class WrittenFiles(list):
+    """The paths written, in order; `replaced` holds those that existed before (the CLI says so)."""
 
-    if not context.get("plots_available") or "shares_plot" not in context:
-        return []
-    files = context["plot_files"]
-    return [(out_dir / files["shares"], shares_figure(context["shares_plot"])),
-            (out_dir / files["context"], context_figure(context["context_plot"]))]
+    replaced: set[Path]
 
 
-def file_stem(name: str, configs: Sequence[ModelConfig] = ()) -> str:
-    """`sheet-config1-config2`, safe as a file name and as a Markdown link and \\input path
-    (a config may be called `meta-llama/Llama-2-7b` or `my model #1`)."""
-    stem = "-".join([name, *(c.name for c in configs)])
-    return re.sub(r"[^A-Za-z0-9._+-]+", "-", stem).strip("-.") or name
+def _write_all(files: list[tuple[Path, str | bytes]]) -> WrittenFiles:
+    written = WrittenFiles(path for path, _ in files)
+    written.replaced = {path for path, _ in files if os.path.lexists(path)}
+    # All files or none: a failure part-way (the .tex target a directory, the disk full) leaves every old file.
+    write_all(files)
+    return written
 
 
 def write_sheets(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
-                 overrides: Mapping[str, Any] | None = None, formats: Iterable[str] = FORMATS,
-                 out_dir: str | Path = "build", fragment: bool = False) -> list[Path]:
-    """Render every format first, then write all files or none (derive.render.output.write_all)."""
-    context = sheet_context(name, configs, overrides)
-    stem = file_stem(name, configs)
-    _figure_context(context, stem, fragment)
-    rendered = [(Path(out_dir) / f"{stem}.{fmt}", render(name, fmt, context)) for fmt in formats]
-    figures = _write_figures(context, Path(out_dir)) if "md" in formats else []
-    # All files or none: a failure part-way (the .tex target a directory, the disk full) leaves every old file.
-    write_all([*figures, *rendered])
-    return [path for path, _ in rendered] + [path for path, _ in figures]
+                 overrides: Mapping[str, Any] | None = None, formats: Iterable[str] | None = None,
+                 out_dir: str | Path = "build", fragment: bool = False) -> WrittenFiles:
+    """Render every format (and the Markdown sheet's SVG charts) first, then write all files or none.
+
+    formats None: every format the sheet has a template for (md, tex, html); naming one it lacks is an error."""
+    chosen = publish.sheet_formats(name) if formats is None else list(formats)
+    return _write_all(publish.sheet_files(name, configs, overrides, chosen, Path(out_dir), fragment))
 
 
 def tree_json(node: Evaluated) -> dict[str, Any]:
@@ -273,3 +262,79 @@ def verify_text(result) -> str:
     from .verify.compare import result_text
 
     return result_text(result)
+
+
+# ---------------------------------------------------------------- FLOP conventions (issue 18)
+
+
+def conventions_account(config: ModelConfig, batch_size: int = 1, seq_len: int | None = None, *,
+                        tokens_per_second: Any = None, hardware: str | None = None, peak_flops: Any = None,
+                        devices: int = 1):
+    """Every published FLOP convention beside derive's exact count for `config` (a
+    derive.accounting.conventions.run.ConventionsAccounting). With `tokens_per_second` (the measured training
+    throughput of all devices together) and `hardware` (a key of configs/hardware.yaml) or `peak_flops` (FLOP/s
+    per device), each convention's MFU is computed too. UsageError on a bad value."""
+    from .accounting.conventions.run import conventions_account as run, measured
+
+    return run(config, batch_size, seq_len, measured(tokens_per_second, hardware, peak_flops, devices))
+
+
+def conventions_report(acc) -> dict[str, Any]:
+    """`derive conventions --json`: {config, batch_size, seq_len, exact: {...}, conventions: {name: {flops,
+    formula, difference, source, ...}}}; FLOPs are exact integers, ratios and MFU floats."""
+    from .accounting.conventions.run import conventions_report as report
+
+    return report(acc, expr_text)
+
+
+def conventions_text(acc) -> str:
+    """`derive conventions` as terminal text (derive.render.conventions)."""
+    from .render.conventions import conventions_text as text
+
+    return text(acc)
+
+# --- issue 14: user templates, the template context, notebook displays ---------------------------------------
+def write_template(template: str | Path, name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
+                   overrides: Mapping[str, Any] | None = None, out_dir: str | Path = "build",
+                   fmt: str = "all") -> WrittenFiles:
+    """`derive sheet --template FILE.j2`: render a user's template with sheet `name`'s context and the
+    documented keys of template_context(); the format (md, tex, html) comes from the file name."""
+    from .errors import UsageError
+    from .render.environment import format_of
+
+    path = Path(template)
+    if fmt != "all" and fmt != format_of(path):
+        raise UsageError(f"--format {fmt}: the template {escape_terminal(path.name)} makes {format_of(path)}")
+    return _write_all(publish.template_files(path, name, configs, overrides, Path(out_dir)))
+
+
+def template_context(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
+                     overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a user's template gets besides the sheet's own context, as JSON-ready data (exact integers):
+    `accounting` (first config: total_params, forward_flops, memory, closed_forms, the evaluated trees params,
+    buffers, forward with each node's value and formula in text and LaTeX), `accountings`, `configs`,
+    `conventions`, `sheet`."""
+    return publish.template_context(name, configs, overrides)
+
+
+def context_lines(data: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(template expression, value) pairs of a context, trees shown down to their first level."""
+    out: list[tuple[str, str]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, (dict, list)) and not (key == "children" and prefix.count(".") >= 1):
+                out += context_lines(value, path)
+            else:
+                out.append((path, "[...]" if isinstance(value, (dict, list)) else repr(value)))
+    elif isinstance(data, list):  # the first item in full, the rest counted (--json prints everything)
+        for i, value in enumerate(data[:1]):
+            out += context_lines(value, f"{prefix}[{i}]") if isinstance(value, (dict, list)) \
+                else [(f"{prefix}[{i}]", repr(value))]
+        if len(data) > 1:
+            out.append((f"{prefix}[1:]", f"... {len(data) - 1} more"))
+    return out
+
+
+__all__ += ["FORMATS", "file_stem", "sheet_context", "write_template", "template_context", "context_lines",
+            "escape_terminal"]

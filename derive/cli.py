@@ -88,19 +88,24 @@ def main() -> None:
 @click.option("--sheet", "sheet_name", default=None,
               help="Which answer sheet to render (default: transformer-accounting for the assignment "
                    "architecture, model-accounting for any other model).")
-@click.option("--format", "fmt", type=click.Choice(["md", "tex", "all"]), default="all", show_default=True,
-              help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["md", "tex", "html", "all"]), default="all", show_default=True,
+              help="Output format; all = every format the sheet has (md with SVG charts, tex, html).")
 @click.option("--out", "out_dir", default="build", show_default=True, type=click.Path(file_okay=False),
               help="Directory the sheet is written into.")
-@click.option("--fragment", is_flag=True, help="LaTeX without preamble or \\begin{document}, for \\input{}.")
+@click.option("--fragment", is_flag=True,
+              help="LaTeX without preamble or \\begin{document}, for \\input{} (written as NAME-fragment.tex).")
+@click.option("--template", "template", default=None, type=click.Path(dir_okay=False), metavar="FILE.j2",
+              help="Render your own Jinja template (NAME.md.j2, NAME.tex.j2 or NAME.html.j2) with the sheet's "
+                   "context instead of the built-in sheet; `derive context CONFIG --json` shows that context.")
 @set_option
 def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, sets: tuple[str, ...],
-          fragment: bool = False) -> None:
-    """Render an answer sheet (Markdown and/or LaTeX) into OUT.
+          fragment: bool = False, template: str | None = None) -> None:
+    """Render an answer sheet (Markdown with SVG charts, LaTeX, HTML with MathML) into OUT.
 
     With no CONFIG, the default sheet: the transformer-accounting problem for the GPT-2 XL shape, with
     GPT-2 small to XL compared in part (d). CONFIG is a preset name (gpt2-xl) or a YAML file; with several,
-    the first is the subject of parts (a)-(c) and (e) and all are compared in part (d).
+    the first is the subject of parts (a)-(c) and (e) and all are compared in part (d). File names carry the
+    configs and any --set overrides, so runs with different inputs do not replace each other's files.
     """
     from . import api
 
@@ -108,9 +113,14 @@ def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, set
     loaded = api.load_configs(configs, overrides)
     if sheet_name is None:
         sheet_name = api.default_sheet_for(loaded)
-    formats = ("md", "tex") if fmt == "all" else (fmt,)
-    for path in api.write_sheets(sheet_name, loaded, overrides, formats, out_dir, fragment=fragment):
-        click.echo(f"wrote {path}")
+    if template is not None:
+        written = api.write_template(template, sheet_name, loaded, overrides, out_dir, fmt)
+    else:
+        formats = None if fmt == "all" else (fmt,)
+        written = api.write_sheets(sheet_name, loaded, overrides, formats, out_dir, fragment=fragment)
+    for path in written:
+        note = " (replaced the file of that name)" if path in written.replaced else ""
+        click.echo(f"wrote {api.escape_terminal(str(path))}{note}")
 
 
 @main.command()
@@ -126,7 +136,7 @@ def params(config: str, sets: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         _echo_json(report)
         return
-    click.echo(f"{acc.config.name}: trainable parameters\n")
+    click.echo(f"{api.escape_terminal(acc.config.name)}: trainable parameters\n")
     click.echo(api.table_text(api.tree_lines(acc.params)))
     if acc.active_params is not None:
         click.echo(f"\nactive parameters per token (router + {acc.config.experts_per_token} of "
@@ -150,7 +160,8 @@ def flops(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], a
     if as_json:
         _echo_json(api.flops_report(acc))
         return
-    click.echo(f"{acc.config.name}: forward matmul FLOPs, batch_size {acc.batch_size}, seq_len {acc.seq_len:,}\n")
+    click.echo(f"{api.escape_terminal(acc.config.name)}: forward matmul FLOPs, batch_size {acc.batch_size}, "
+               f"seq_len {acc.seq_len:,}\n")
     click.echo(api.table_text(api.tree_lines(acc.forward)))
     click.echo("")
     for g, v in acc.groups.items():
@@ -190,7 +201,8 @@ def train(config: str, batch: int | None, budget: str | None, steps: int | None,
         _echo_json(report)
         return
     mem = report["memory"]
-    click.echo(f"{t.config.name}: training with AdamW, fp32, batch_size {t.batch_size:,}, seq_len {t.seq_len:,}")
+    click.echo(f"{api.escape_terminal(t.config.name)}: training with AdamW, fp32, batch_size {t.batch_size:,}, "
+               f"seq_len {t.seq_len:,}")
     for line in conv.lines():
         click.echo(f"  convention: {line}")
     click.echo(f"memory = {mem['per_example_bytes']:,} * batch_size + {mem['fixed_bytes']:,} bytes")
@@ -262,7 +274,8 @@ def formula(config: str, quantity: str, fmt: str, numbers: bool, seq_len: int | 
 @click.option("--kind", type=click.Choice(["shares", "context"]), default="shares", show_default=True,
               help="shares: forward-FLOP shares per model; context: FLOPs and shares against context length.")
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
-              help="Output file: .svg/.png/.pdf (matplotlib) or .tex (pgfplots). Default build/plot-KIND.svg.")
+              help="Output file: .svg (drawn from a template), .tex (pgfplots), .png/.pdf (need matplotlib). "
+                   "Default build/plot-KIND[-CONFIG...].svg.")
 @set_option
 def plot(configs: tuple[str, ...], kind: str, out: str | None, sets: tuple[str, ...]) -> None:
     """Draw part (d)'s or part (e)'s chart on its own (default configs: GPT-2 small to XL / gpt2-xl)."""
@@ -272,9 +285,10 @@ def plot(configs: tuple[str, ...], kind: str, out: str | None, sets: tuple[str, 
 
     overrides = api.parse_overrides(sets)
     loaded = api.load_configs(configs, overrides)
-    path = Path(out) if out else Path("build") / f"plot-{kind}.svg"
+    path = Path(out) if out else Path("build") / f"{api.file_stem(f'plot-{kind}', loaded, overrides)}.svg"
+    replaced = path.exists()
     api.write_plot(kind, loaded, overrides, path)
-    click.echo(f"wrote {path}")
+    click.echo(f"wrote {api.escape_terminal(str(path))}" + (" (replaced the file of that name)" if replaced else ""))
 
 
 @main.command()
@@ -287,7 +301,8 @@ def verify(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], 
 
     The assignment architecture uses derive's own PyTorch model; other architectures use transformers
     (GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM).
-    Exit status 1 on a mismatch. Needs the verify extra: pip install derive[verify]."""
+    Exit status 1 on a mismatch. Needs torch and transformers: pip install 'torch==2.13.0' 'transformers==5.24.0'
+    (or, from derive's checkout, pip install '.[verify]')."""
     from . import api
 
     acc = api.account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len)
@@ -297,8 +312,8 @@ def verify(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], 
                     "seq_len": result.seq_len, "ok": result.ok,
                     "rows": [{"what": r.label, "derive": r.derived, "reference": r.reference, "ok": r.ok}
                              for r in result.rows]})
-    else:
-        click.echo(api.verify_text(result))
+    else:  # line by line: a control character in a config name is shown, never sent to the terminal
+        click.echo("\n".join(api.escape_terminal(line) for line in api.verify_text(result).split("\n")))
     if not result.ok:
         sys.exit(1)
 
@@ -368,6 +383,53 @@ def sweep(config: str, varies: tuple[str, ...], quantity_spec: str, fmt: str, ou
     api.write_atomic(Path(out_file), pieces)
     click.echo(f"wrote {out_file}: {plan.size:,} combinations, {plan.invalid_count:,} invalid; "
                + "; ".join(api.sweep_arithmetic(plan)))
+
+
+@main.command()
+@click.argument("config", metavar="CONFIG")
+@shape_options
+@click.option("--tokens-per-second", default=None, metavar="X",
+              help="Measured training throughput, all devices together (e.g. 238.3e3): print each convention's MFU.")
+@click.option("--hardware", default=None, help="Accelerator for MFU, from configs/hardware.yaml (e.g. a100-bf16).")
+@click.option("--peak-flops", default=None, metavar="F", help="Peak FLOP/s per device for MFU (e.g. 275e12), "
+              "instead of --hardware.")
+@click.option("--devices", type=int, default=1, show_default=True, help="Devices the throughput was measured on.")
+@set_option
+@json_option
+def conventions(config: str, seq_len: int | None, batch: int, tokens_per_second: str | None, hardware: str | None,
+                peak_flops: str | None, devices: int, sets: tuple[str, ...], as_json: bool) -> None:
+    """Published FLOP estimates (6N, Kaplan, Chinchilla, PaLM, Megatron, nanoGPT, torchtitan, MaxText) of CONFIG
+    beside derive's exact count, with each difference as a closed form and, given a throughput, each MFU."""
+    from . import api
+
+    acc = api.conventions_account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len,
+                                  tokens_per_second=tokens_per_second, hardware=hardware, peak_flops=peak_flops,
+                                  devices=devices)
+    if as_json:
+        _echo_json(api.conventions_report(acc))
+    else:
+        click.echo(api.conventions_text(acc), nl=False)
+
+
+@main.command()
+@click.argument("configs", nargs=-1, metavar="[CONFIG ...]")
+@click.option("--sheet", "sheet_name", default=None, help="The sheet whose context to show (default as for sheet).")
+@set_option
+@json_option
+def context(configs: tuple[str, ...], sheet_name: str | None, sets: tuple[str, ...], as_json: bool) -> None:
+    """The context a template given to `derive sheet --template` gets: accounting (the first CONFIG), accountings,
+    configs, conventions. With --json, all of it (exact integers, evaluated trees with each node's value and
+    formula); otherwise one line per value, as template expressions."""
+    from . import api
+
+    overrides = api.parse_overrides(sets)
+    loaded = api.load_configs(configs, overrides)
+    data = api.template_context(sheet_name or api.default_sheet_for(loaded), loaded, overrides)
+    if as_json:
+        _echo_json(data)
+        return
+    for key, value in api.context_lines(data):
+        click.echo(f"{api.escape_terminal(key)} = {api.escape_terminal(value)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

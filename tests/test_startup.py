@@ -69,3 +69,12 @@ def test_latex_sheet_does_not_import_matplotlib(tmp_path) -> None:
     loaded = _loaded_after(["sheet", "--format", "tex", "--out", str(tmp_path)])
     assert "sympy" in loaded and "matplotlib" not in loaded
     assert (tmp_path / "transformer-accounting.tex").is_file()
+
+
+def test_default_sheet_draws_its_charts_without_matplotlib(tmp_path) -> None:
+    """Every format of the default sheet, charts included, comes from templates: matplotlib is never imported."""
+    loaded = _loaded_after(["sheet", "--out", str(tmp_path)])
+    assert "sympy" in loaded and "matplotlib" not in loaded
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"transformer-accounting.md", "transformer-accounting.tex", "transformer-accounting.html",
+            "transformer-accounting-shares.svg", "transformer-accounting-context.svg"} <= names

@@ -14,6 +14,7 @@ from ..model.components import weight
 from ..model.config import ModelConfig
 from ..model.steps import Dim, Evaluated, Step, evaluate
 from ..model.symbols import SYMBOLS
+from .display import Displayable, DisplayRow
 
 DTYPE_BYTES: dict[str, int] = {"fp32": 4, "bf16": 2, "fp16": 2}
 
@@ -34,8 +35,8 @@ def substitution(config: ModelConfig, batch_size: int, seq_len: int) -> dict[sym
 
 
 @dataclass(frozen=True, eq=False)
-class Accounting:
-    """Exact figures for one config at one batch size and sequence length."""
+class Accounting(Displayable):
+    """Exact figures for one config at one batch size and sequence length (shown in Jupyter as a table)."""
 
     config: ModelConfig
     batch_size: int
@@ -91,6 +92,22 @@ class Accounting:
 
     def group_label(self, group: str) -> str:
         return self.derivation.group_labels.get(group, GROUP_LABELS.get(group, group))
+
+    def display_title(self) -> str:
+        return f"{self.config.name}: batch_size {self.batch_size:,}, seq_len {self.seq_len:,}"
+
+    def display_rows(self) -> list[DisplayRow]:
+        d = self.derivation
+        rows = [DisplayRow("trainable parameters", "P", d.params.expr, self.total_params)]
+        if self.active_params is not None:
+            rows.append(DisplayRow("active parameters per token", "P_active", d.active_params.expr,
+                                   self.active_params.value))
+        rows.append(DisplayRow("non-trainable buffers", "N_buffers", d.buffers.expr, self.buffers.value))
+        for dtype in DTYPE_BYTES:
+            node = self.memory(dtype)
+            rows.append(DisplayRow(f"weights in {dtype}", f"M_{dtype}", node.step.expr, node.value, "bytes"))
+        rows.append(DisplayRow("forward matmul FLOPs", "F", d.forward.expr, self.forward_flops, "FLOPs"))
+        return rows
 
 
 def account(config: ModelConfig, batch_size: int = 1, seq_len: int | None = None,

@@ -60,6 +60,7 @@ class TreeLine:
     numbers_tex: str = ""
     kind: str = ""
     key: str = ""
+    label_tex: str = ""  # set by latex.tex_tree_lines
 
     @property
     def text(self) -> str:

@@ -11,6 +11,7 @@ from ..accounting.account import Accounting
 from ..accounting.quantities import get_quantity
 from ..errors import UsageError
 from ..model.steps import substitute
+from .escape import escape_tex
 from .formatting import expr_latex, expr_text, fmt_int
 from .latex import equation, macro_definitions, packages_comment, with_numbers
 
@@ -31,6 +32,7 @@ def render_formula(acc: Accounting, key: str, fmt: str = "text", numbers: bool =
         return f"$$\n{' = '.join(parts)}\n$$\n"
     if fmt == "tex":
         more = (filled,) if numbers else ()
-        head = f"{packages_comment()}\n{macro_definitions()}\n% {q.description}: {acc.config.name}\n"
+        # the comment's text is escaped like any other: a newline in a name must not end the comment
+        head = f"{packages_comment()}\n{macro_definitions()}\n% {escape_tex(q.description)}: {escape_tex(acc.config.name)}\n"
         return head + equation(q.lhs_tex, expr, rf" = \dnum{{{value}}}", more=more) + "\n"
     raise UsageError(f"--format: unknown format {fmt!r} (known: {', '.join(FORMATS)})")

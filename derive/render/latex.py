@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from functools import lru_cache
+from typing import Sequence
 
 import sympy
 from sympy.printing.latex import LatexPrinter
 
 from ..model.steps import Dim, Evaluated
 from ..model.symbols import SYMBOL_DEFS, SYMBOLS
-from .formatting import TreeLine, tree_lines
+from .formatting import TreeLine, expr_text, tree_lines
 
-# Macro name of each symbol; the macro's body is the symbol's LaTeX in symbols.SYMBOL_DEFS (defined once).
-MACRO_NAMES: dict[str, str] = {
+# Macro names kept from derive's first sheets (papers may already use them). Every other symbol gets one by
+# rule (macro_name), so a symbol added to symbols.SYMBOL_DEFS has its macro without an edit here.
+LEGACY_MACROS: dict[str, str] = {
     "vocab_size": "vocab",
     "context_length": "ctxlen",
     "num_layers": "nlayers",
@@ -28,36 +31,79 @@ MACRO_NAMES: dict[str, str] = {
     "batch_size": "batch",
     "seq_len": "seqlen",
 }
-# Derived sizes that appear in step trees but are not config symbols.
-DERIVED_MACROS: dict[str, tuple[str, str]] = {"d_k": ("dhead", "d_k")}
+# Derived sizes that appear in step trees and have a macro (others print their own LaTeX, see dim_tex).
+DERIVED_MACROS: dict[str, tuple[str, str, str]] = {
+    "d_k": ("dhead", "d_k", "width of one attention head"),
+}
+_DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
+
+
+def macro_name(name: str) -> str:
+    """The control word (without backslash) of a symbol: a legacy name, or `sym` + the name in CamelCase.
+
+    The rule is deterministic and keeps distinct names distinct (`num_kv_heads` -> `symNumKvHeads`,
+    `kv_lora_rank` -> `symKvLoraRank`); the `sym` prefix keeps clear of LaTeX's own commands (`\\dim`, `\\num`),
+    which \\providecommand would otherwise silently keep. TeX control words hold letters only: digits are
+    spelled (`w1` -> `symWOne`)."""
+    if name in LEGACY_MACROS:
+        return LEGACY_MACROS[name]
+    if name in DERIVED_MACROS:
+        return DERIVED_MACROS[name][0]
+    words = [w for w in name.split("_") if w]
+    camel = "".join(w[0].upper() + w[1:] for w in words)
+    return "sym" + "".join(_DIGITS[int(c)] if c.isdigit() else c for c in camel if c.isalnum() and c.isascii())
+
+
+def _check_macro_names() -> dict[str, str]:
+    names = {d.name: macro_name(d.name) for d in SYMBOL_DEFS}
+    names.update({n: m for n, (m, _, _) in DERIVED_MACROS.items()})
+    seen: dict[str, str] = {}
+    for sym, mac in names.items():
+        if not mac.isalpha() or mac in seen:
+            raise ValueError(f"symbol {sym!r}: macro \\{mac} is not a distinct control word")
+        seen[mac] = sym
+    return names
+
+
+MACRO_NAMES: dict[str, str] = _check_macro_names()  # every symbol and derived size with a macro
 
 # What a document must load for any derive LaTeX output (the fragment header lists these).
 REQUIRED_PACKAGES: tuple[tuple[str, str], ...] = (
-    ("amsmath", ""), ("booktabs", ""), ("tabularx", ""), ("siunitx", ""), ("pgfplots", ""),
+    ("amsmath", ""), ("booktabs", ""), ("tabularx", ""), ("xltabular", ""), ("siunitx", ""), ("pgfplots", ""),
 )
 PGFPLOTS_COMPAT = "1.18"
 
 
 def macro(name: str) -> str:
-    """The control sequence (with backslash) for a symbol or derived size name."""
-    if name in MACRO_NAMES:
-        return "\\" + MACRO_NAMES[name]
-    return "\\" + DERIVED_MACROS[name][0]
+    """The control sequence (with backslash) for a symbol or derived size name; KeyError for an unknown one."""
+    return "\\" + MACRO_NAMES[name]
 
 
 def macro_definitions() -> str:
     """\\providecommand lines for every symbol macro and \\dnum; safe to repeat and to \\input twice."""
-    lines = [rf"\providecommand{{\{MACRO_NAMES[d.name]}}}{{{d.latex}}}" for d in SYMBOL_DEFS
-             if d.name in MACRO_NAMES]
-    lines += [rf"\providecommand{{\{m}}}{{{body}}}" for m, body in DERIVED_MACROS.values()]
+    lines = [rf"\providecommand{{\{MACRO_NAMES[d.name]}}}{{{d.latex}}}" for d in SYMBOL_DEFS]
+    lines += [rf"\providecommand{{\{m}}}{{{body}}}" for m, body, _ in DERIVED_MACROS.values()]
     lines.append(r"\providecommand{\dnum}[1]{\num[group-separator={,},group-minimum-digits=4]{#1}}")
     return "\n".join(lines)
 
 
-def symbol_table() -> list[tuple[str, str, str]]:
-    """(macro, config key, meaning) for the symbols section of a sheet."""
-    rows = [(macro(d.name), d.name, d.meaning) for d in SYMBOL_DEFS if d.name in MACRO_NAMES]
-    return rows + [(macro("d_k"), "d_model / num_heads", "width of one attention head")]
+def symbol_table(names: "set[str] | None" = None, derived: "Sequence[Dim]" = ()) -> list[tuple[str, str, str]]:
+    """(symbol, config key or definition, meaning) rows of a sheet's symbols table, the first two as LaTeX.
+
+    names: the symbols the sheet uses (None: every symbol); derived: sizes such as d_kv that the sheet's trees
+    use, listed with their definition."""
+    from .escape import escape_tex
+    from .mathtext import prose_tex
+
+    def key(name: str) -> str:
+        return r"\texttt{" + escape_tex(name) + "}"
+
+    rows = [(macro(d.name), key(d.name), d.meaning) for d in SYMBOL_DEFS if names is None or d.name in names]
+    rows.append((macro("d_k"), prose_tex("d_model / num_heads"), DERIVED_MACROS["d_k"][2]))
+    for dim in derived:
+        if dim.name not in MACRO_NAMES:
+            rows.append((dim.latex, prose_tex(f"{dim.name} = {expr_text(dim.expr)}"), "derived size"))
+    return rows
 
 
 def packages_comment() -> str:
@@ -77,7 +123,7 @@ class MacroPrinter(LatexPrinter):
     """sympy's LaTeX with symbol macros and \\dnum integers (only numbers of 4+ digits need grouping)."""
 
     def __init__(self, numbers: bool = True) -> None:
-        super().__init__({"symbol_names": {SYMBOLS[n]: macro(n) for n in MACRO_NAMES}})
+        super().__init__({"symbol_names": {SYMBOLS[d.name]: macro(d.name) for d in SYMBOL_DEFS}})
         self._numbers = numbers
 
     def doprint(self, expr) -> str:
@@ -95,11 +141,12 @@ def _plain_parens(text: str) -> str:
     return text.replace(r"\left(", "(").replace(r"\right)", ")")
 
 
+@lru_cache(maxsize=4096)
 def expr_tex(expr: sympy.Expr) -> str:
+    """A closed form in LaTeX with derive's macros and \\dnum numbers (cached: trees share their formulas)."""
     return _plain_parens(MacroPrinter().doprint(expr))
 
 
-_NUMBER_AFTER_NUMBER = re.compile(r"(\d|\})\s+(?=\\dnum\{)")
 
 
 
@@ -163,12 +210,46 @@ def equation(lhs: str, expr: sympy.Expr, rhs_suffix: str = "", width: int = 58,
     return f"\\begin{{multline*}}\n{body}\n\\end{{multline*}}"
 
 
+def align_row(lhs: str, expr: sympy.Expr, width: int = 40) -> str:
+    """`lhs &= expr` for an align* environment, continued on `&\\quad + ...` lines where wider than `width`."""
+    whole = expr_tex(expr)
+    if visible_width(f"{lhs} = {whole}") <= width:
+        return f"{lhs} &= {whole}"
+    lines, current = [], ""
+    for tok in _terms_tex(sympy.sympify(expr), MacroPrinter(), width - 4):
+        if current and visible_width(current + tok) > width - 4:
+            lines.append(current.rstrip())
+            current = ""
+        current += tok + " "
+    lines.append(current.rstrip())
+    return f"{lhs} &= {lines[0]}" + "".join(f" \\\\\n&\\quad {line}" for line in lines[1:])
+
+
 def dim_tex(dim: Dim) -> str:
-    if dim.name in MACRO_NAMES or dim.name in DERIVED_MACROS:
+    if dim.name in MACRO_NAMES:
         return macro(dim.name)
+    if not isinstance(dim.expr, sympy.Integer) and dim.latex:
+        return dim.latex  # a derived size without a macro (d_kv): its own LaTeX, listed in the symbol table
     if isinstance(dim.expr, sympy.Integer):
         return num(int(dim.expr)) if abs(int(dim.expr)) >= 1000 else str(dim.expr)
     return expr_tex(dim.expr)
+
+
+_REPEATED = re.compile(r"^(.*) \(x (\w+)\)$")
+
+
+def label_tex(label: str) -> str:
+    """A tree line's name in typewriter, breakable after underscores; `block (x num_layers)` gets its factor
+    as math (`\\texttt{block} ($\\times\\,\\nlayers$)`)."""
+    from .escape import escape_tex
+
+    m = _REPEATED.match(label)
+    name, times = (m.group(1), m.group(2)) if m else (label, None)
+    tex = r"\texttt{" + escape_tex(name).replace(r"\_", r"\_\allowbreak{}") + "}"
+    if times is not None:
+        factor = macro(times) if times in MACRO_NAMES else r"\texttt{" + escape_tex(times) + "}"
+        tex += rf" ($\times\,{factor}$)"
+    return tex
 
 
 def tex_tree_lines(root: Evaluated) -> list[TreeLine]:
@@ -178,7 +259,7 @@ def tex_tree_lines(root: Evaluated) -> list[TreeLine]:
     for line in tree_lines(root):
         node = nodes.get(line.key)
         if node is None or line.kind in ("heading", "lookup"):
-            out.append(line)
+            out.append(dataclasses.replace(line, label_tex=label_tex(line.label)))
             continue
         s = node.step
         if line.kind == "total":
@@ -192,5 +273,5 @@ def tex_tree_lines(root: Evaluated) -> list[TreeLine]:
         else:
             sym = r" \cdot ".join(dim_tex(f) for f in s.factors)
             numbers = r" \cdot ".join(num(v) for v in node.factor_values) if len(s.factors) > 1 else ""
-        out.append(dataclasses.replace(line, symbolic_tex=sym, numbers_tex=numbers))
+        out.append(dataclasses.replace(line, symbolic_tex=sym, numbers_tex=numbers, label_tex=label_tex(line.label)))
     return out

@@ -16,7 +16,8 @@ from ..accounting.account import Accounting
 from ..errors import DeriveError, UsageError
 from ..model.config import ModelConfig
 
-INSTALL_HINT = "pip install derive[verify]"
+# Never a bare `derive[verify]`: on a fresh machine pip would fetch an unrelated PyPI project called derive.
+INSTALL_HINT = "pip install 'torch==2.13.0' 'transformers==5.24.0' (or, in derive's checkout, pip install '.[verify]')"
 
 
 class MissingDependency(DeriveError):

@@ -20,6 +20,8 @@ from ...model import symbols as sy
 from ...model.architectures import Derivation, derivation
 from ...model.components import TWO, matmul
 from ...model.steps import Dim, Step
+from ..conventions.facts import facts_of
+from ..conventions.registry import CONVENTIONS
 from .activations import DEFAULT_ACTIVATIONS, RECOMPUTE, activation_tree, get_activation_set
 from .optimizer import ADAMW_STATE, optimizer_tree
 
@@ -163,11 +165,12 @@ class TrainingDerivation:
         return poly.coeff_monomial(sy.B), poly.coeff_monomial(1)
 
     def approximations(self, tokens: sympy.Expr) -> dict[str, sympy.Expr]:
-        """Reference estimates of forward + backward FLOPs for `tokens` = B * S tokens."""
-        n = self.params.expr
+        """Reference estimates of forward + backward FLOPs for `tokens` = B * S tokens: the per-token formulas
+        of derive.accounting.conventions.registry ('6n', shown here as "kaplan", and 'palm'), defined there once."""
+        facts = facts_of(self.model)
         return {
-            "kaplan": 6 * n * tokens,
-            "palm": (6 * n + 12 * sy.L * sy.h * (sy.d / sy.h) * sy.S) * tokens,
+            "kaplan": CONVENTIONS["6n"].expr(facts) * tokens,
+            "palm": CONVENTIONS["palm"].expr(facts) * tokens,
         }
 
 

@@ -17,6 +17,7 @@ from ...model.config import ArchOptions, ModelConfig
 from ...model.reading import load_yaml, read_text
 from ...model.steps import Evaluated, evaluate, substitute
 from ...resources import configs_dir
+from ..display import Displayable, DisplayRow
 from ..account import substitution
 from ..hardware import Budget, Hardware, get_hardware, parse_budget
 from .derivation import SECONDS_PER_DAY, Conventions, TrainingDerivation, max_batch_expr, training
@@ -55,7 +56,7 @@ def parse_mfu(value: str | float | Fraction) -> Fraction:
 
 
 @dataclass(frozen=True, eq=False)
-class TrainAccounting:
+class TrainAccounting(Displayable):
     config: ModelConfig
     batch_size: int
     steps: int
@@ -138,6 +139,24 @@ class TrainAccounting:
 
     def days(self, include_optimizer: bool = False) -> Fraction:
         return self.seconds(include_optimizer) / SECONDS_PER_DAY
+
+    def display_title(self) -> str:
+        return (f"{self.config.name}: training with AdamW, batch_size {self.batch_size:,}, seq_len "
+                f"{self.seq_len:,}, {self.steps:,} steps on {self.hardware.key} at {float(self.mfu):.0%} MFU")
+
+    def display_rows(self) -> list[DisplayRow]:
+        d = self.derivation
+        a, b = d.memory_linear()
+        return [
+            DisplayRow("trainable parameters", "P", d.params.expr, self.total_params),
+            DisplayRow("peak memory per step", "M", a * sy.B + b, self.memory.value, "bytes"),
+            DisplayRow(f"largest batch in {self.budget.text}", "B_max", None, self.max_batch()),
+            DisplayRow("forward FLOPs", "F_forward", d.forward.expr, self.forward.value, "FLOPs"),
+            DisplayRow("backward FLOPs", "F_backward", d.backward.expr, self.backward.value, "FLOPs"),
+            DisplayRow("training step FLOPs (forward + backward)", "F_step", d.step_flops, self.step_flops, "FLOPs"),
+            DisplayRow("AdamW step FLOPs", "F_AdamW", d.optimizer.expr, self.optimizer.value, "FLOPs"),
+            DisplayRow("training time", "t", None, self.seconds(), "s"),
+        ]
 
 
 def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: int | None = None,

@@ -45,3 +45,12 @@ def _adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) 
 
 
 SHEETS["adamw-accounting"] = Sheet("adamw-accounting", "AdamW training accounting", _adamw_accounting)
+
+
+def _conventions(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    from .conventions import conventions_sheet  # imported late: only this sheet needs the conventions registry
+
+    return conventions_sheet(configs, overrides)
+
+
+SHEETS["conventions"] = Sheet("conventions", "FLOP conventions reconciled", _conventions)

@@ -16,9 +16,12 @@ from ...accounting.training.derivation import FP32_BYTES, SECONDS_PER_DAY, Conve
 from ...accounting.training.optimizer import ADAMW_OPS, flops_per_parameter, stages
 from ...accounting.training.run import TrainAccounting, givens, train_account
 from ...model import symbols as sy
+from ...accounting.account import account
 from ...model.config import ModelConfig, load_config
 from ...model.steps import substitute
 from ..formatting import GB, GIB, expr_latex, expr_text, fmt_decimal, tree_lines
+from ..latex import expr_tex
+from .common import used_symbols
 
 D_FF_RULE = {sy.d_ff: 4 * sy.d}  # the problem: d_ff = 4 x d_model
 
@@ -28,8 +31,9 @@ def problem_form(expr: sympy.Expr) -> sympy.Expr:
     return sympy.collect(sympy.expand(sympy.sympify(expr).subs(sy.S, sy.T).subs(D_FF_RULE)), sy.B)
 
 
-def sym(expr: sympy.Expr) -> dict[str, str]:
-    return {"text": expr_text(expr), "tex": expr_latex(expr)}
+def sym(expr: sympy.Expr) -> dict[str, Any]:
+    """A formula in every form a template prints: text (md), tex (derive's macros), latex (plain), expr (MathML)."""
+    return {"text": expr_text(expr), "tex": expr_tex(expr), "latex": expr_latex(expr), "expr": expr}
 
 
 def activation_rows(name: str) -> list[dict[str, Any]]:
@@ -76,7 +80,7 @@ def approximation_rows(t: TrainAccounting) -> list[dict[str, Any]]:
     for key, expr in t.derivation.approximations(tokens).items():
         diff = sympy.factor(problem_form(exact - expr))
         rows.append({"key": key, "label": labels[key], **sym(problem_form(expr)), "value": values[key],
-                     "diff_text": expr_text(diff), "diff_tex": expr_latex(diff),
+                     "diff_text": expr_text(diff), "diff_tex": expr_tex(diff), "diff_expr": diff,
                      "diff": t.step_flops - values[key],
                      "ratio": fmt_decimal(Fraction(values[key], t.step_flops), 4)})
     return rows
@@ -138,12 +142,14 @@ def adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -
         "bytes_per_element": FP32_BYTES,
         "backward_ratio": fmt_ratio(Fraction(one.backward.value, one.forward.value)),
         "activation_lines": tree_lines(one.activations),
+        "activation_tree": one.activations,
         "budgets": budget_rows(t, g["budgets"]),
         "gb": GB, "gib": GIB,
         "adamw_ops": ADAMW_OPS,
         "adamw_stages": stages(),
         "adamw_per_param": flops_per_parameter(),
         "optimizer_lines": tree_lines(t.optimizer),
+        "optimizer_tree": t.optimizer,
         "optimizer_sym": sym(problem_form(opt.expr)),
         "optimizer_flops": t.optimizer.value,
         "batch_size": t.batch_size,
@@ -151,6 +157,7 @@ def adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -
         "forward_flops": t.forward.value,
         "backward_flops": t.backward.value,
         "backward_lines": tree_lines(one.backward),
+        "backward_tree": one.backward,
         "backward_one": one.backward.value,
         "forward_one": one.forward.value,
         "step_flops": t.step_flops,
@@ -159,6 +166,8 @@ def adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -
         "approximations": approximation_rows(t),
         "time": time_context(t),
         "optimizer_share": f"{t.optimizer.value / t.train_step_flops * 100:.4f}%",
+        "symbol_names": used_symbols([account(config)])[0] | {"batch_size", "seq_len"},
+        "derived_dims": [],
     }
 
 

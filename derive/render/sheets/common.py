@@ -6,9 +6,14 @@ Every figure comes from an Accounting; these functions only arrange them for the
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
+import yaml
+
 from ...accounting.account import DTYPE_BYTES, Accounting
+from ...errors import RenderError
+from ...resources import templates_dir
 from ..formatting import GB, GIB, expr_latex, expr_text, fmt_decimal, fmt_int, tree_lines
 
 DEFAULT_SHEET = "transformer-accounting"
@@ -24,6 +29,24 @@ CONVENTIONS: tuple[str, ...] = (
     "lm_head is untied from the token embedding, so both are counted.",
     "GB = 10^9 bytes and GiB = 2^30 bytes; both are shown.",
 )
+
+
+SHEET_TEXT_FILE = "data/sheets.yaml"
+
+
+@lru_cache(maxsize=None)
+def _all_sheet_text() -> dict[str, dict[str, str]]:
+    path = templates_dir() / SHEET_TEXT_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RenderError(f"{path}: cannot read the sheets' text ({type(exc).__name__})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def sheet_text(name: str) -> dict[str, str]:
+    """The prose a sheet prints in every format (templates/data/sheets.yaml): one source for md, tex, html."""
+    return dict(_all_sheet_text().get(name) or {})
 
 
 def pct(x: Fraction) -> str:
@@ -90,3 +113,23 @@ def accounting_context(acc: Accounting) -> dict[str, Any]:
                    for g in acc.derivation.group_labels],
         "ranking": ranking_sentence(acc),
     }
+
+
+def used_symbols(accs: list[Accounting]) -> tuple[set[str], list[Any]]:
+    """The symbols a sheet's formulas use (for its symbol table) and the derived sizes (d_kv) its trees use."""
+    from ...model.config import INT_KEYS
+
+    names: set[str] = set(INT_KEYS)
+    derived: dict[str, Any] = {}
+    for acc in accs:
+        d = acc.derivation
+        for step in (d.params, d.forward, d.buffers, d.active_params):
+            if step is None:
+                continue
+            names |= {s.name for s in step.expr.free_symbols}
+            for node in step.walk():
+                for dim in (*node.factors, *(x for shape in node.shapes for x in shape)):
+                    if dim.name not in names and not dim.expr.is_Integer and dim.name != "d_k":
+                        derived.setdefault(dim.name, dim)
+    derived = {k: v for k, v in derived.items() if k not in names}
+    return names, list(derived.values())

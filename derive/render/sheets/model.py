@@ -8,10 +8,11 @@ from ...accounting.account import account
 from ...errors import UsageError
 from ...model.config import ModelConfig
 from ..formatting import expr_latex, expr_text, tree_lines
-from .common import CONVENTIONS, GENERIC_SHEET, accounting_context
+from ..prose import Line, Prose
+from .common import CONVENTIONS, GENERIC_SHEET, accounting_context, used_symbols
 
 
-def architecture_sentences(c: ModelConfig) -> list[str]:
+def architecture_sentences(c: ModelConfig) -> list[Prose]:
     """The architecture in words, from the config's options (what the generic sheet says it assumed)."""
     norm = "LayerNorm (weight and bias)" if c.norm == "layernorm" else "RMSNorm (weight only)"
     attn = (f"grouped-query attention ({c.num_heads} query heads share {c.kv_heads} key/value heads; k and v "
@@ -24,8 +25,8 @@ def architecture_sentences(c: ModelConfig) -> list[str]:
     bias = ("biases on every linear layer" if c.bias else
             "biases on q, k, v only" if c.qkv_bias else "no biases")
     head = "lm_head tied to the token embedding" if c.tie_embeddings else "untied lm_head"
-    return [f"Pre-norm decoder-only Transformer LM: {norm}; {attn} with q, k, v, o projections; {ffn}; {pos}; "
-            f"{bias}; final norm; {head}. d_k = d_model / num_heads. d_ff: {c.d_ff_source}."]
+    return [Prose(f"Pre-norm decoder-only Transformer LM: {norm}; {attn} with q, k, v, o projections; {ffn}; {pos}; "
+                  f"{bias}; final norm; {head}. d_k = d_model / num_heads. d_ff: ", Line(c.d_ff_source), ".")]
 
 
 def generic_conventions(configs: list[ModelConfig]) -> list[str]:
@@ -42,9 +43,10 @@ def model_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -
     """Any architecture: parameters (total and active), buffers, memory, forward FLOPs and their breakdown."""
     if not configs:
         raise UsageError(f"--sheet {GENERIC_SHEET}: give at least one CONFIG")
-    models = []
+    models, accs = [], []
     for c in configs:
         acc = account(c)
+        accs.append(acc)
         ctx = accounting_context(acc)
         ctx["architecture"] = architecture_sentences(c)
         ctx["options"] = {k: v for k, v in c.arch_values().items() if v is not None or k == "num_kv_heads"}
@@ -57,4 +59,6 @@ def model_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -
         else:
             ctx["active_lines"] = None
         models.append(ctx)
-    return {"title": "Model resource accounting", "models": models, "conventions": generic_conventions(configs)}
+    names, derived = used_symbols(accs)
+    return {"title": "Model resource accounting", "models": models, "conventions": generic_conventions(configs),
+            "symbol_names": names, "derived_dims": derived}

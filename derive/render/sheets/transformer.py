@@ -10,13 +10,14 @@ from ...errors import UsageError
 from ...model.architectures import GROUP_LABELS
 from ...model.config import ModelConfig, load_config
 from ..formatting import fmt_decimal
-from .common import GENERIC_SHEET, accounting_context, pct
+from ..prose import Data, Prose
+from .common import GENERIC_SHEET, accounting_context, pct, used_symbols
 
 GPT2_FAMILY = ("gpt2-small", "gpt2-medium", "gpt2-large", "gpt2-xl")
 LONG_CONTEXT = 16_384  # part (e) of the problem asks about this context length
 
 
-def trend_sentences(accs: list[Accounting]) -> list[str]:
+def trend_sentences(accs: list[Accounting]) -> list[Prose]:
     """Which shares grow and which shrink from the smallest to the largest model, from the numbers."""
     ordered = sorted(accs, key=lambda a: a.total_params)
     first, last = ordered[0], ordered[-1]
@@ -27,8 +28,8 @@ def trend_sentences(accs: list[Accounting]) -> list[str]:
         verb = "grows" if b > a else "shrinks" if b < a else "stays"
         monotone = all(x < y for x, y in zip(series, series[1:])) or all(x > y for x, y in zip(series, series[1:]))
         how = " steadily" if monotone and len(series) > 2 else ""
-        out.append(f"The share of {GROUP_LABELS[g]} {verb}{how} from {pct(a)} ({first.config.name}) "
-                   f"to {pct(b)} ({last.config.name}).")
+        out.append(Prose(f"The share of {GROUP_LABELS[g]} {verb}{how} from {pct(a)} (", Data(first.config.name),
+                         f") to {pct(b)} (", Data(last.config.name), ")."))
     return out
 
 
@@ -64,7 +65,10 @@ def transformer_accounting(configs: list[ModelConfig], overrides: Mapping[str, A
         verb = "rises" if b > a else "falls" if b < a else "stays"
         shifts.append(f"The share of {GROUP_LABELS[g]} {verb} from {pct(a)} to {pct(b)}.")
     ratio_tokens = Fraction(long_ctx, primary.context_length)
+    names, derived = used_symbols([main, long, *family_accs])
     return {
+        "symbol_names": names,
+        "derived_dims": derived,
         "title": "Transformer LM resource accounting",
         "main": accounting_context(main),
         "family": share_rows(family_accs),
