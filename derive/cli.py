@@ -23,7 +23,7 @@ class DeriveCommand(click.Command):
             value = ctx.params.get(param.name or "")
             if not getattr(param, "is_flag", False) and any(
                     isinstance(v, str) and not v.strip() for v in (value if isinstance(value, tuple) else (value,))):
-                name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+                name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name.strip("[]. ")
                 raise UsageError(f"{name}: empty value (leave the option out for its default)")
         return super().invoke(ctx)
 
