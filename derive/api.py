@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -22,14 +23,14 @@ from .render import publish
 from .render.environment import FORMATS
 from .render.escape import escape_terminal
 from .render.formatting import TreeLine, expr_text, tree_lines
-from .render.output import write_atomic
+from .render.output import write_all, write_atomic
 from .render.sheets import DEFAULT_SHEET, GENERIC_SHEET
 from .render.sheets.common import bytes_summary
 
 __all__ = [
     "Accounting", "Derivation", "ModelConfig", "account", "derivation", "load_config", "parse_overrides",
     "preset_names", "render_sheet", "write_sheets", "params_report", "flops_report", "tree_lines",
-    "bytes_summary", "write_atomic", "train_report", "train_account", "training_report", "check_document",
+    "bytes_summary", "write_atomic", "write_all", "train_report", "train_account", "training_report", "check_document",
     "render_table", "render_formula", "write_plot", "verify", "sweep",
 ]
 
@@ -65,16 +66,16 @@ class WrittenFiles(list):
 
 def _write_all(files: list[tuple[Path, str | bytes]]) -> WrittenFiles:
     written = WrittenFiles(path for path, _ in files)
-    written.replaced = {path for path, _ in files if path.exists()}
-    for path, data in files:
-        write_atomic(path, data)
+    written.replaced = {path for path, _ in files if os.path.lexists(path)}
+    # All files or none: a failure part-way (the .tex target a directory, the disk full) leaves every old file.
+    write_all(files)
     return written
 
 
 def write_sheets(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
                  overrides: Mapping[str, Any] | None = None, formats: Iterable[str] | None = None,
                  out_dir: str | Path = "build", fragment: bool = False, window: str = "full") -> WrittenFiles:
-    """Render every format (and the Markdown sheet's SVG charts) first, then write each file atomically.
+    """Render every format (and the Markdown sheet's SVG charts) first, then write all files or none.
 
     formats None: every format the sheet has a template for (md, tex, html); naming one it lacks is an error."""
     chosen = publish.sheet_formats(name) if formats is None else list(formats)
@@ -192,6 +193,24 @@ def sweep_text(result, fmt: str = "csv") -> str:
     from .accounting.sweep import to_csv, to_json
 
     return to_csv(result) if fmt == "csv" else to_json(result)
+
+
+def sweep_plan(config: ModelConfig, varies: Sequence[str], quantities: str = "params,forward_flops",
+               architecture: str | None = None):
+    """The sweep of api.sweep before any row is evaluated (derive.accounting.sweep.SweepPlan): the number
+    of combinations is checked first, and its rows are computed block by block by sweep_pieces."""
+    from .accounting.quantities import parse_quantities
+    from .accounting.sweep import parse_varies, plan_sweep
+
+    return plan_sweep(config, parse_varies(varies), parse_quantities(quantities), architecture)
+
+
+def sweep_pieces(source, fmt: str = "csv"):
+    """The CSV or JSON text of a sweep (a SweepPlan or SweepResult) as an iterator of pieces: memory stays
+    bounded for any number of rows, and the joined pieces equal sweep_text."""
+    from .accounting.sweep import csv_pieces, json_pieces
+
+    return csv_pieces(source) if fmt == "csv" else json_pieces(source)
 
 
 def sweep_arithmetic(result) -> list[str]:

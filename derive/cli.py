@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Any
@@ -9,20 +10,47 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import DeriveError
+from .errors import FAILURES, UsageError, failure, silence_stdout
 
 CONFIG_HELP = "a preset name (gpt2-xl), a YAML file, or a Hugging Face config.json"
 
 
+class DeriveCommand(click.Command):
+    """A derive command: an empty option or argument value (`--hardware ''`) is an error, never the default."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        for param in self.params:
+            value = ctx.params.get(param.name or "")
+            if not getattr(param, "is_flag", False) and any(
+                    isinstance(v, str) and not v.strip() for v in (value if isinstance(value, tuple) else (value,))):
+                name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name.strip("[]. ")
+                raise UsageError(f"{name}: empty value (leave the option out for its default)")
+        return super().invoke(ctx)
+
+
 class DeriveGroup(click.Group):
-    """Turns every DeriveError into a one-line message and exit status 2 (1 for a found mismatch)."""
+    """The one place where failures become exit statuses without a traceback (policy: errors.failure):
+    a DeriveError is one line and exit 2 (1 for a found mismatch); a broken pipe exits 141 quietly; Ctrl-C
+    exits 130; an unexpected OSError (disk full, /dev/full), RecursionError, ValueError, OverflowError or
+    MemoryError is one line and exit 2."""
+
+    command_class = DeriveCommand
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
-        except DeriveError as exc:
-            click.echo(f"derive: error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            try:
+                return super().invoke(ctx)
+            finally:
+                if sys.stdout is not None and not sys.stdout.closed:
+                    sys.stdout.flush()  # inside the try: a failing final write is handled here too
+        except FAILURES as exc:
+            code, message = failure(exc)
+            if message is None:
+                silence_stdout()
+            else:
+                with contextlib.suppress(OSError):  # standard error closed as well: the status still says it
+                    click.echo(f"derive: error: {message}", err=True)
+            ctx.exit(code)
 
 
 def set_option(f):
@@ -354,16 +382,17 @@ def sweep(config: str, varies: tuple[str, ...], quantity_spec: str, fmt: str, ou
     from . import api
 
     base = api.load_config(config, api.parse_overrides(sets))
-    result = api.sweep(base, varies, quantity_spec)
-    text = api.sweep_text(result, fmt)
+    plan = api.sweep_plan(base, varies, quantity_spec)  # rows are computed and written block by block
+    pieces = api.sweep_pieces(plan, fmt)
     if out_file is None:
-        click.echo(text, nl=False)
+        for piece in pieces:
+            click.echo(piece, nl=False)
         return
     from pathlib import Path
 
-    api.write_atomic(Path(out_file), text)
-    click.echo(f"wrote {out_file}: {result.size:,} combinations, {result.invalid_count:,} invalid; "
-               + "; ".join(api.sweep_arithmetic(result)))
+    api.write_atomic(Path(out_file), pieces)
+    click.echo(f"wrote {out_file}: {plan.size:,} combinations, {plan.invalid_count:,} invalid; "
+               + "; ".join(api.sweep_arithmetic(plan)))
 
 
 @main.command()

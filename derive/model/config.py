@@ -7,14 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
 from ..resources import configs_dir
 from .options import (  # noqa: F401  (re-exported: derive.check reads the key tables from here)
     ARCH_KEYS, BOOL_DEFAULTS, BOOL_KEYS, CHOICE_DEFAULTS, CHOICE_KEYS, KEY_ALIASES, OPTIONAL_INT_KEYS, ArchOptions,
     validate_arch,
 )
+from . import reading
 
 # Sizes that become symbols of the derivation when a config gives them (derive/model/symbols.py).
 SIZE_SYMBOLS: tuple[str, ...] = (
@@ -213,13 +212,15 @@ def _validate(data: Mapping[str, Any], source: str, default_name: str, hf_model_
             raise ConfigError(source, key, "missing required key")
         value = data[key]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(source, key, f"must be a positive integer, got {value!r}")
+            raise ConfigError(source, key, f"must be a positive integer, got {shown(value)}")
     for key in TEXT_KEYS:
         if key in data and not isinstance(data[key], str):
-            raise ConfigError(source, key, f"must be a string, got {data[key]!r}")
+            raise ConfigError(source, key, f"must be a string, got {shown(data[key])}")
+        if key in data:
+            reading.check_text(data[key], source, key)
     arch = validate_arch(data, source)
     return ModelConfig(
-        name=data.get("name", default_name),
+        name=data.get("name", reading.safe_name(default_name)),
         description=data.get("description", ""),
         d_ff_source=data.get("d_ff_source", "given"),
         source=source,
@@ -249,32 +250,20 @@ def preset_names() -> list[str]:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), None, f"cannot read file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), None, f"not UTF-8 text (byte {exc.start})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(str(path), None, f"not valid YAML{where}") from None
+    """A YAML config file's data (derive.model.reading: safe, bounded, decimal integers, no duplicate keys)."""
+    return reading.load_yaml(reading.read_text(path, str(path)), str(path))
 
 
 def parse_overrides(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """Turn ['d_ff=4096', ...] into {'d_ff': 4096}; values are YAML scalars (ints stay ints)."""
+    """Turn ['d_ff=4096', ...] into {'d_ff': 4096}; values are YAML scalars (ints stay ints, and must be
+    written in decimal: `012`, `0x10`, `1_000` are refused rather than read as 10, 16, 1000)."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         key = key.strip()
         if not sep or not key:
             raise ConfigError("--set", pair, "expected KEY=VALUE")
-        try:
-            out[key] = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            out[key] = raw
+        out[key] = reading.load_yaml_value(raw, "--set", key)
     return out
 
 
@@ -288,20 +277,20 @@ def load_config(spec: str | Path, overrides: Mapping[str, Any] | None = None) ->
     spec_str = str(spec)
     path = Path(spec_str)
     hf_model_type, hf_defaults = "", ()
-    if path.suffix in (".yaml", ".yml", ".json") or path.exists():
-        if not path.is_file():
-            raise ConfigError(spec_str, None, "no such file")
+    if path.suffix in (".yaml", ".yml", ".json") or reading.path_exists(path):
+        reading.require_regular_file(path, spec_str)
         source, default_name = str(path), path.stem
         if path.stem == "config" and path.suffix == ".json":  # path/to/Model-Name/config.json
             default_name = path.resolve().parent.name or path.stem
     else:
-        path = configs_dir() / f"{spec_str}.yaml"
-        if not path.is_file():
-            path = configs_dir() / f"{spec_str}.json"
-        if not path.is_file() or spec_str in NOT_PRESETS:
+        # Only a listed preset: a name such as `../x` must not leave the presets folder.
+        if spec_str not in preset_names():
             raise ConfigError(
                 spec_str, None, f"unknown preset (known presets: {', '.join(preset_names())})"
             )
+        path = configs_dir() / f"{spec_str}.yaml"
+        if not path.is_file():
+            path = configs_dir() / f"{spec_str}.json"
         source, default_name = spec_str, spec_str
     overrides = dict(overrides or {})
     if path.suffix == ".json":

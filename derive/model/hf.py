@@ -14,20 +14,14 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
+from .reading import load_json, read_text
 
 
 def read_json(path: Path, source: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(source, None, f"cannot read file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(source, None, f"not UTF-8 text (byte {exc.start})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(source, None, f"not valid JSON at line {exc.lineno}") from None
+    """A config.json's data (derive.model.reading: regular file, size cap, BOM, no duplicate keys, bounded
+    nesting, integers Python can read)."""
+    return load_json(read_text(path, source), source)
 
 
 class Fields:
@@ -65,7 +59,7 @@ class Fields:
         if value is None and key not in self.data:
             raise self.error(key, f"missing required field ({self.config_class} has no default for it)")
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise self.error(key, f"must be a positive integer, got {value!r}")
+            raise self.error(key, f"must be a positive integer, got {shown(value)}")
         return value
 
     def opt_int(self, key: str, zero: bool = False) -> int | None:
@@ -74,26 +68,26 @@ class Fields:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
-            raise self.error(key, f"must be a {'non-negative' if zero else 'positive'} integer, got {value!r}")
+            raise self.error(key, f"must be a {'non-negative' if zero else 'positive'} integer, got {shown(value)}")
         return value
 
     def bool(self, key: str) -> bool:
         value = self.get(key)
         if not isinstance(value, bool):
-            raise self.error(key, f"must be true or false, got {value!r}")
+            raise self.error(key, f"must be true or false, got {shown(value)}")
         return value
 
     def number(self, key: str) -> float:
         value = self.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise self.error(key, f"must be a non-negative number, got {value!r}")
+            raise self.error(key, f"must be a non-negative number, got {shown(value)}")
         return value
 
     def int_list(self, key: str) -> list[int]:
         value = self.get(key)
         value = [] if value is None else value
         if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, int) for v in value):
-            raise self.error(key, f"must be a list of layer indices, got {value!r}")
+            raise self.error(key, f"must be a list of layer indices, got {shown(value)}")
         return value
 
     def layer_types(self, key: str, layers: int) -> list[str] | None:
@@ -101,7 +95,7 @@ class Fields:
         if value is None:
             return None
         if not isinstance(value, list) or len(value) != layers or any(not isinstance(v, str) for v in value):
-            got = f"{len(value)} entries" if isinstance(value, list) else repr(value)
+            got = f"{len(value)} entries" if isinstance(value, list) else shown(value)
             raise self.error(key, f"must list one attention type per layer ({layers}), got {got}")
         return value
 
@@ -121,8 +115,9 @@ def from_hf_config(data: Any, source: str, overrides: Mapping[str, Any] | None =
     model_type = overrides.pop("model_type", data.get("model_type"))
     if model_type is None:
         raise ConfigError(source, "model_type", f"missing (supported model types: {supported})")
-    if model_type not in HF_TYPES:
-        raise ConfigError(source, "model_type", f"unsupported model type {model_type!r} (supported: {supported})")
+    if not isinstance(model_type, str) or model_type not in HF_TYPES:  # a list or object is not hashable
+        raise ConfigError(source, "model_type",
+                          f"unsupported model type {shown(model_type)} (supported: {supported})")
     spec = HF_TYPES[model_type]
     hf_keys = {k: v for k, v in overrides.items() if k in spec.defaults or k in spec.aliases}
     rest = {k: v for k, v in overrides.items() if k not in hf_keys}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from ..errors import shown
 from .hf import Fields
 
 COMMON = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
@@ -73,7 +74,7 @@ def _rotary(f: Fields, head: int, kwarg: str = "partial_rotary_factor", default_
         fraction = f.get(kwarg)
     fraction = 1.0 if fraction is None else fraction
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-        raise f.error("partial_rotary_factor", f"must be a number in (0, 1], got {fraction!r}")
+        raise f.error("partial_rotary_factor", f"must be a number in (0, 1], got {shown(fraction)}")
     if rope_type == "default" and not default_reads:
         return {}
     rotary = int(head * fraction)

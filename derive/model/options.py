@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
 
 CHOICE_KEYS: dict[str, tuple[str, ...]] = {
     "norm": ("rmsnorm", "layernorm"),
@@ -133,16 +133,16 @@ def validate_arch(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     are dropped (they describe the default), so the same model always gets the same derivation."""
     for key, allowed in CHOICE_KEYS.items():
         if key in data and data[key] not in allowed:
-            raise ConfigError(source, key, f"must be one of {', '.join(allowed)}, got {data[key]!r}")
+            raise ConfigError(source, key, f"must be one of {', '.join(allowed)}, got {shown(data[key])}")
     for key in BOOL_KEYS:
         if key in data and not isinstance(data[key], bool):
-            raise ConfigError(source, key, f"must be true or false, got {data[key]!r}")
+            raise ConfigError(source, key, f"must be true or false, got {shown(data[key])}")
     for key in OPTIONAL_INT_KEYS:
         value = data.get(key)
         if key in data and value is not None and not _positive_int(value):
             if key in ZERO_ALLOWED and value == 0 and not isinstance(value, bool):
                 continue
-            raise ConfigError(source, key, f"must be a positive integer, got {value!r}")
+            raise ConfigError(source, key, f"must be a positive integer, got {shown(value)}")
     out = {k: data[k] for k in ARCH_KEYS if k in data}
     _validate_attention(data, source, out)
     _validate_ffn(data, source, out)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
 from typing import Any
 
 import sympy
-import yaml
 
-from ...errors import ConfigError, UsageError
+from ...errors import ConfigError, UsageError, shown
 from ...model import symbols as sy
 from ...model.config import ArchOptions, ModelConfig
+from ...model.reading import load_yaml, read_text
 from ...model.steps import Evaluated, evaluate, substitute
 from ...resources import configs_dir
 from ..display import Displayable, DisplayRow
@@ -22,16 +23,15 @@ from ..hardware import Budget, Hardware, get_hardware, parse_budget
 from .derivation import SECONDS_PER_DAY, Conventions, TrainingDerivation, max_batch_expr, training
 
 GIVENS_FILE = "_training.yaml"
+_MFU_TEXT = re.compile(r"[+]?(\d{1,50}(\.\d{0,50})?|\.\d{1,50})([eE][-+]?\d{1,3})?|\d{1,50}/\d{1,50}")
+MAX_SECONDS = Fraction(10) ** 300  # durations are rendered as floats (at most about 1.8e308)
 
 
 @lru_cache(maxsize=None)
 def givens() -> dict[str, Any]:
     """The problem's givens (400K steps, batch 1,024, A100 fp32, 50% MFU, 80GB / 80GiB)."""
     path = configs_dir() / GIVENS_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(str(path), None, f"cannot read ({exc})") from None
+    data = load_yaml(read_text(path, str(path)), str(path))
     for key in ("steps", "batch_size", "hardware", "mfu", "budgets"):
         if key not in data:
             raise ConfigError(str(path), key, "missing required key")
@@ -39,13 +39,19 @@ def givens() -> dict[str, Any]:
 
 
 def parse_mfu(value: str | float | Fraction) -> Fraction:
-    """MFU as an exact fraction ('0.5' -> 1/2), in (0, 1]."""
+    """MFU as an exact fraction ('0.5' -> 1/2), in (0, 1].
+
+    Written as a decimal number, a fraction (1/3) or with an exponent of at most three digits (5e-1): an
+    exponent such as 1e-999999999 would make Fraction build a billion-digit power of ten."""
+    text = str(value).strip()
+    if not _MFU_TEXT.fullmatch(text):
+        raise UsageError(f"--mfu: expected a number in (0, 1] such as 0.5, got {shown(text)}")
     try:
-        frac = Fraction(str(value))
+        frac = Fraction(text)
     except (ValueError, ZeroDivisionError):
-        raise UsageError(f"--mfu: expected a number in (0, 1], got {value!r}") from None
+        raise UsageError(f"--mfu: expected a number in (0, 1], got {shown(text)}") from None
     if not 0 < frac <= 1:
-        raise UsageError(f"--mfu: expected a number in (0, 1], got {value!r}")
+        raise UsageError(f"--mfu: expected a number in (0, 1], got {shown(text)}")
     return frac
 
 
@@ -171,9 +177,14 @@ def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: 
         raise UsageError(f"--batch: must be a positive integer, got {batch}")
     if n_steps <= 0:
         raise UsageError(f"--steps: must be a positive integer, got {n_steps}")
-    return TrainAccounting(config, batch, n_steps, parse_budget(budget or g["budgets"][0]),
-                           get_hardware(hardware or g["hardware"]), parse_mfu(g["mfu"] if mfu is None else mfu),
-                           training(conventions))
+    t = TrainAccounting(config, batch, n_steps, parse_budget(g["budgets"][0] if budget is None else budget),
+                        get_hardware(g["hardware"] if hardware is None else hardware),
+                        parse_mfu(g["mfu"] if mfu is None else mfu), training(conventions))
+    # Durations are shown as floats: refuse givens whose time no float can hold (--mfu 1e-400, --steps 10^400).
+    if t.seconds(include_optimizer=True) > MAX_SECONDS:
+        raise UsageError(f"--mfu {shown(str(mfu if mfu is not None else g['mfu']))}, --steps {shown(n_steps)}: "
+                         "the training time exceeds 10^300 seconds, beyond what derive can show")
+    return t
 
 
 def train_report(t: TrainAccounting) -> dict[str, Any]:
