@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .accounting.account import DTYPE_BYTES, Accounting, account
+from .accounting.account import DTYPE_BYTES, Accounting, account, window_note
 from .accounting.editions import DEFAULT_EDITION, edition_names, load_edition
 from .model.architectures import Derivation, derivation
 from .model.config import ModelConfig, load_config, parse_overrides, preset_names
@@ -23,14 +24,14 @@ from .render import publish
 from .render.environment import FORMATS
 from .render.escape import escape_terminal
 from .render.formatting import TreeLine, expr_text, tree_lines
-from .render.output import write_atomic
+from .render.output import write_all, write_atomic
 from .render.sheets import DEFAULT_SHEET, GENERIC_SHEET
 from .render.sheets.common import bytes_summary
 
 __all__ = [
     "Accounting", "Derivation", "ModelConfig", "account", "derivation", "load_config", "parse_overrides",
     "preset_names", "render_sheet", "write_sheets", "params_report", "flops_report", "tree_lines",
-    "bytes_summary", "write_atomic", "train_report", "train_account", "training_report", "check_document",
+    "bytes_summary", "write_atomic", "write_all", "train_report", "train_account", "training_report", "check_document",
     "render_table", "render_formula", "write_plot", "verify", "sweep",
 ]
 
@@ -46,27 +47,29 @@ def load_configs(specs: Sequence[str], overrides: Mapping[str, Any] | None = Non
 
 
 def sheet_context(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
-                  overrides: Mapping[str, Any] | None = None, *, edition: str | None = None,
+                  overrides: Mapping[str, Any] | None = None, window: str = "full", *, edition: str | None = None,
                   detail: str = "full") -> dict[str, Any]:
-    """The context sheet `name`'s templates get (derive.render.publish.sheet_context)."""
-    return publish.sheet_context(name, configs, overrides, edition=edition, detail=detail)
+    """The context sheet `name`'s templates get (derive.render.publish.sheet_context); window: the
+    sliding-window convention (full square or band), for the model-accounting sheet; edition, detail: as for
+    render_sheet."""
+    return publish.sheet_context(name, configs, overrides, window=window, edition=edition, detail=detail)
 
 
 def render_sheet(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
-                 overrides: Mapping[str, Any] | None = None, fmt: str = "md", fragment: bool = False, *,
-                 edition: str | None = None, detail: str = "full") -> str:
+                 overrides: Mapping[str, Any] | None = None, fmt: str = "md", fragment: bool = False,
+                 window: str = "full", *, edition: str | None = None, detail: str = "full") -> str:
     """One sheet as text: fmt md, tex or html (fragment: LaTeX without preamble, for \\input{}).
 
     edition: the handout whose questions the transformer- and adamw-accounting sheets answer (`2024`, `2025`,
     `2026` or a YAML file; None: 2025); detail: `full` (every listing) or `brief` (each part's derivation and
     answer). UsageError for an unknown edition or level, or for either given to a sheet without editions."""
-    return publish.render_sheet(name, configs, overrides, fmt, fragment, edition, detail)
+    return publish.render_sheet(name, configs, overrides, fmt, fragment, window, edition=edition, detail=detail)
 
 
 def file_stem(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None, *,
               edition: str | None = None, detail: str = "full") -> str:
     """The file name stem of a sheet's outputs (derive.render.publish.file_stem)."""
-    return publish.file_stem(name, configs, overrides, edition, detail)
+    return publish.file_stem(name, configs, overrides, edition=edition, detail=detail)
 
 
 class WrittenFiles(list):
@@ -77,23 +80,23 @@ class WrittenFiles(list):
 
 def _write_all(files: list[tuple[Path, str | bytes]]) -> WrittenFiles:
     written = WrittenFiles(path for path, _ in files)
-    written.replaced = {path for path, _ in files if path.exists()}
-    for path, data in files:
-        write_atomic(path, data)
+    written.replaced = {path for path, _ in files if os.path.lexists(path)}
+    # All files or none: a failure part-way (the .tex target a directory, the disk full) leaves every old file.
+    write_all(files)
     return written
 
 
 def write_sheets(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
                  overrides: Mapping[str, Any] | None = None, formats: Iterable[str] | None = None,
-                 out_dir: str | Path = "build", fragment: bool = False, *, edition: str | None = None,
-                 detail: str = "full") -> WrittenFiles:
-    """Render every format (and the Markdown sheet's SVG charts) first, then write each file atomically.
+                 out_dir: str | Path = "build", fragment: bool = False, window: str = "full", *,
+                 edition: str | None = None, detail: str = "full") -> WrittenFiles:
+    """Render every format (and the Markdown sheet's SVG charts) first, then write all files or none.
 
     formats None: every format the sheet has a template for (md, tex, html); naming one it lacks is an error.
     edition, detail: as for render_sheet."""
     chosen = publish.sheet_formats(name) if formats is None else list(formats)
-    return _write_all(publish.sheet_files(name, configs, overrides, chosen, Path(out_dir), fragment, edition,
-                                          detail))
+    return _write_all(publish.sheet_files(name, configs, overrides, chosen, Path(out_dir), fragment, window,
+                                          edition=edition, detail=detail))
 
 
 def tree_json(node: Evaluated) -> dict[str, Any]:
@@ -122,6 +125,7 @@ def params_report(acc: Accounting) -> dict[str, Any]:
         "buffers": {"total": acc.buffers.value, "components": [tree_json(c) for c in acc.buffers.children]},
         "memory_bytes": {dtype: acc.memory(dtype).value for dtype in DTYPE_BYTES},
         **({"active_per_token": acc.active_params.value} if acc.active_params is not None else {}),
+        **({"hf_defaults": list(acc.config.hf_defaults)} if acc.config.hf_defaults else {}),
     }
 
 
@@ -137,6 +141,8 @@ def flops_report(acc: Accounting) -> dict[str, Any]:
             "groups": {g: {"flops": v, "label": acc.group_label(g)} for g, v in acc.groups.items()},
             "components": [tree_json(c) for c in acc.forward.children],
         },
+        **({"window": {"convention": acc.derivation.window, "sliding_window": acc.config.sliding_window,
+                       "layers": acc.config.layer_attention}} if acc.config.sliding_layers else {}),
     }
 
 
@@ -207,6 +213,24 @@ def sweep_text(result, fmt: str = "csv") -> str:
     from .accounting.sweep import to_csv, to_json
 
     return to_csv(result) if fmt == "csv" else to_json(result)
+
+
+def sweep_plan(config: ModelConfig, varies: Sequence[str], quantities: str = "params,forward_flops",
+               architecture: str | None = None):
+    """The sweep of api.sweep before any row is evaluated (derive.accounting.sweep.SweepPlan): the number
+    of combinations is checked first, and its rows are computed block by block by sweep_pieces."""
+    from .accounting.quantities import parse_quantities
+    from .accounting.sweep import parse_varies, plan_sweep
+
+    return plan_sweep(config, parse_varies(varies), parse_quantities(quantities), architecture)
+
+
+def sweep_pieces(source, fmt: str = "csv"):
+    """The CSV or JSON text of a sweep (a SweepPlan or SweepResult) as an iterator of pieces: memory stays
+    bounded for any number of rows, and the joined pieces equal sweep_text."""
+    from .accounting.sweep import csv_pieces, json_pieces
+
+    return csv_pieces(source) if fmt == "csv" else json_pieces(source)
 
 
 def sweep_arithmetic(result) -> list[str]:
@@ -339,6 +363,30 @@ def context_lines(data: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 __all__ += ["FORMATS", "file_stem", "sheet_context", "write_template", "template_context", "context_lines",
             "escape_terminal"]
+
+# ---------------------------------------------------------------- architectures of 2024-2026 (issue 12)
+
+
+def active_summary(acc: Accounting) -> str:
+    """What the active parameters of a mixture of experts hold, in words (for `derive params`)."""
+    c = acc.config
+    parts = ["router"]
+    if c.d_ff_shared is not None:
+        parts.append("shared expert")
+    where = "MoE layer" if c.dense_layers else "layer"
+    return f"{' + '.join(parts)} + {c.experts_per_token} of {c.n_experts} experts per {where}"
+
+
+def defaults_line(config: ModelConfig) -> str | None:
+    """The transformers defaults a config.json was read with (fields it did not give), or None."""
+    if not config.hf_defaults:
+        return None
+    return "transformers defaults used (fields missing from config.json): " + ", ".join(config.hf_defaults)
+
+
+def window_line(acc: Accounting) -> str | None:
+    """The sliding-window convention of a config with sliding layers, or None."""
+    return window_note(acc)
 
 
 # --- issue 15: handout editions --------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[Health
 
 
 def _derive(model_type: str, kwargs: dict):
-    data, _ = from_hf_config({"model_type": model_type, **kwargs}, "test")
+    data = from_hf_config({"model_type": model_type, **kwargs}, "test")[0]
     return config_from_mapping(data, "test", model_type)
 
 

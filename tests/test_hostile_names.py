@@ -51,7 +51,7 @@ def _with(name: str, text: str, escape, sheet: str = "") -> str:
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("fmt, escape", [("md", escape_md), ("tex", escape_tex), ("html", escape_html)])
-@pytest.mark.parametrize("sheet", ["transformer-accounting", "model-accounting"])
+@pytest.mark.parametrize("sheet", ["transformer-accounting", "model-accounting", "conventions"])
 def test_sheet_escapes_every_occurrence(name, fmt, escape, sheet):
     hostile = api.render_sheet(sheet, [_cfg(name, description=name)], fmt=fmt)
     harmless = api.render_sheet(sheet, [_cfg(SAFE, description=SAFE)], fmt=fmt)
@@ -91,6 +91,7 @@ def _md_structure(text: str) -> list[str]:
 def test_markdown_sheet_and_table_keep_their_structure(name):
     for render in (lambda c: api.render_sheet(configs=[c], fmt="md"),
                    lambda c: api.render_sheet("model-accounting", [c], fmt="md"),
+                   lambda c: api.render_sheet("conventions", [c], fmt="md"),
                    lambda c: api.render_table([api.account(c)], "md")):
         hostile, harmless = render(_cfg(name, name)), render(_cfg(SAFE, SAFE))
         assert _md_structure(hostile) == _md_structure(harmless)
@@ -115,9 +116,10 @@ def _tags(html: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_html_sheet_keeps_its_elements(name):
-    hostile = api.render_sheet("model-accounting", [_cfg(name, name)], fmt="html")
-    harmless = api.render_sheet("model-accounting", [_cfg(SAFE, SAFE)], fmt="html")
+@pytest.mark.parametrize("sheet", ["model-accounting", "conventions"])
+def test_html_sheet_keeps_its_elements(name, sheet):
+    hostile = api.render_sheet(sheet, [_cfg(name, name)], fmt="html")
+    harmless = api.render_sheet(sheet, [_cfg(SAFE, SAFE)], fmt="html")
     assert _tags(hostile) == _tags(harmless)
     assert "<script" not in hostile
 
@@ -128,9 +130,11 @@ def test_every_latex_output_compiles_inert(tmp_path):
     outputs = {
         "sheet": api.render_sheet(configs=[cfg], fmt="tex"),
         "model": api.render_sheet("model-accounting", [cfg], fmt="tex"),
+        "conventions": api.render_sheet("conventions", [cfg], fmt="tex"),
     }
     fragments = "\n".join([api.render_table([acc], "tex", None, True), api.render_formula(acc, "params", "tex", True),
-                           plot_tex("shares", shares_data([acc]))])
+                           plot_tex("shares", shares_data([acc])),
+                           api.render_sheet("conventions", [cfg], fmt="tex", fragment=True)])
     for label, tex in outputs.items():
         work = tmp_path / label
         work.mkdir()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from derive import api
+from derive.accounting.conventions.registry import CONVENTIONS
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -43,7 +44,7 @@ def pages(tmp_path_factory) -> dict[str, tuple[Path, str, str]]:
     profile = tmp_path_factory.mktemp("profile")
     found = {}
     for sheet, configs in (("transformer-accounting", []), ("model-accounting", ["mixtral-8x7b", "gpt2-small-hf"]),
-                           ("adamw-accounting", [])):
+                           ("adamw-accounting", []), ("conventions", ["gpt3-175b", "mixtral-8x7b"])):
         loaded = api.load_configs(configs)
         paths = api.write_sheets(sheet, loaded, formats=("html",), out_dir=out)
         dom = run_chromium(["--dump-dom", paths[0].as_uri()], profile)
@@ -81,7 +82,7 @@ def _text(html: str) -> tuple[str, list[str]]:
     return " ".join(parser.parts), parser.tags
 
 
-@pytest.mark.parametrize("sheet", ["transformer-accounting", "model-accounting", "adamw-accounting"])
+@pytest.mark.parametrize("sheet", ["transformer-accounting", "model-accounting", "adamw-accounting", "conventions"])
 def test_every_number_on_the_page_is_in_the_markdown_sheet(pages, sheet):
     _, dom, md = pages[sheet]
     text, tags = _text(dom)
@@ -99,7 +100,20 @@ def test_the_numbers_that_matter_are_on_the_page(pages):
         assert figure in text
 
 
-@pytest.mark.parametrize("sheet", ["transformer-accounting", "model-accounting", "adamw-accounting"])
+def test_the_conventions_figures_are_on_the_page(pages):
+    """GPT-3 175B at s = 2,048, B = 1 (issue 18): 2,204,555,173,429,248 FLOPs per step by the exact count and by
+    Megatron's 72 B s L h^2 (1 + s/6h + V/12hL), worked out here by hand."""
+    _, dom, _ = pages["conventions"]
+    text, tags = _text(dom)
+    B, s, L, h, V = 1, 2048, 96, 12288, 51200
+    megatron = 72 * B * s * L * h**2 * (6 * h * 12 * h * L + 12 * h * L * s + 6 * h * V) // (6 * h * 12 * h * L)
+    assert megatron == 2_204_555_173_429_248
+    assert f"{megatron:,}" in text
+    assert text.count("Source:") == 2 * len(CONVENTIONS)  # each convention once per model
+    assert "msub" in tags and "msup" in tags  # "as written" forms typeset: n_layer, h^2
+
+
+@pytest.mark.parametrize("sheet", ["transformer-accounting", "model-accounting", "adamw-accounting", "conventions"])
 def test_page_is_self_contained(pages, sheet):
     path, _, _ = pages[sheet]
     html = path.read_text(encoding="utf-8")

@@ -57,7 +57,7 @@ def _imports(path: Path) -> list[tuple[str, ...]]:
 
 def test_the_import_reader_can_fail() -> None:
     """The reader sees cli's lazy imports of api (inside functions) and a relative upward import."""
-    assert ("derive", "api") in _imports(PACKAGE / "cli.py")
+    assert ("derive", "api") in _imports(PACKAGE / "cli" / "figures.py")
     assert ("derive", "model", "steps") in _imports(PACKAGE / "accounting" / "account.py")
 
 
@@ -80,8 +80,8 @@ def test_imports_flow_one_way(path: Path) -> None:
     for target in _imports(path):
         other = _part(target)
         what = f"{'.'.join(here)} imports {'.'.join(target)}"
-        if other not in RANKS and other not in SHARED:
-            continue  # the package itself (derive.__version__)
+        if other not in RANKS and other not in SHARED or other == part:
+            continue  # the package itself (derive.__version__), or a module of the same part
         if part in SHARED:
             assert other in SHARED, what
         elif part == "cli":

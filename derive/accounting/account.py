@@ -9,7 +9,7 @@ from functools import cached_property, lru_cache
 import sympy
 
 from ..errors import UsageError
-from ..model.architectures import GROUP_LABELS, Derivation, derivation, derivation_for
+from ..model.architectures import GROUP_LABELS, WINDOW_CONVENTIONS, Derivation, derivation, derivation_for
 from ..model.components import weight
 from ..model.config import ModelConfig
 from ..model.steps import Dim, Evaluated, Step, evaluate
@@ -111,8 +111,13 @@ class Accounting(Displayable):
 
 
 def account(config: ModelConfig, batch_size: int = 1, seq_len: int | None = None,
-            architecture: str | None = None) -> Accounting:
-    """architecture=None: the config's own architecture options (the assignment's by default)."""
+            architecture: str | None = None, window: str = "full") -> Accounting:
+    """architecture=None: the config's own architecture options (the assignment's by default).
+
+    window: how sliding-window layers' attention is counted (WINDOW_CONVENTIONS): "full" (the square the
+    reference multiplies, what FlopCounterMode counts) or "band" (only the pairs inside the window)."""
+    if window not in WINDOW_CONVENTIONS:
+        raise UsageError(f"--window: must be one of {', '.join(WINDOW_CONVENTIONS)}, got {window!r}")
     seq = config.context_length if seq_len is None else seq_len
     if batch_size <= 0:
         raise UsageError(f"--batch: must be a positive integer, got {batch_size}")
@@ -123,5 +128,20 @@ def account(config: ModelConfig, batch_size: int = 1, seq_len: int | None = None
             f"--seq-len: {seq} exceeds context_length {config.context_length} of {config.name} "
             f"(use --set context_length={seq})"
         )
-    deriv = derivation_for(config) if architecture is None else derivation(architecture)
+    if architecture is not None:
+        return Accounting(config, batch_size, seq, derivation(architecture))
+    try:
+        deriv = derivation_for(config, window)
+    except ValueError as exc:
+        raise UsageError(f"--window {window}: {config.name}: {exc}") from None
     return Accounting(config, batch_size, seq, deriv)
+
+
+def window_note(acc: Accounting) -> str | None:
+    """The sliding-window convention in one sentence, for a config with sliding layers (None otherwise)."""
+    c = acc.config
+    if not c.sliding_layers:
+        return None
+    layers = "every layer" if c.sliding_layers == c.num_layers else f"{c.sliding_layers} of {c.num_layers} layers"
+    return (f"Sliding-window attention ({layers}, window {c.sliding_window:,} tokens), window convention "
+            f"{acc.derivation.window}: {WINDOW_CONVENTIONS[acc.derivation.window]}.")

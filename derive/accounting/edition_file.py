@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigError, UsageError
-from ..model.config import ALL_KEYS, ARCH_KEYS, ArchOptions, ModelConfig, _read_yaml, _validate_arch, config_from_mapping
+from ..model.config import ALL_KEYS, ARCH_KEYS, ArchOptions, ModelConfig, _read_yaml, config_from_mapping
 from .editions import (ADAMW_SECTIONS, TIME_UNITS, TRANSFORMER_SECTIONS, AdamwProblem, DffRule, Edition, Part,
                        TransformerProblem, fmt_fraction, fmt_multiplier)
 from .hardware import _hardware, get_hardware, parse_budget
+
+
+PROBE = {"vocab_size": 8, "context_length": 8, "num_layers": 1, "d_model": 8, "num_heads": 2, "d_ff": 8}
 
 
 @lru_cache(maxsize=None)
@@ -28,8 +31,8 @@ def read_edition(path: str) -> Edition:
     for key in arch_data:
         if key not in ARCH_KEYS:
             raise ConfigError(path, f"architecture.{key}", f"unknown key (known keys: {', '.join(ARCH_KEYS)})")
-    arch_values = _validate_arch(arch_data, f"{path}: architecture")
-    arch = ArchOptions(**{k: v for k, v in arch_values.items() if k in ArchOptions.__dataclass_fields__})
+    # The options are validated as a config validates them, on a tiny model of that architecture.
+    arch = config_from_mapping({**PROBE, **arch_data}, f"{path}: architecture", "architecture").arch
     rules = {k: _rule(r, f"d_ff_rules.{k}", v, k) for k, v in r.mapping("d_ff_rules").items()}
     models = {str(k): _model(r, str(k), v, rules, arch_data) for k, v in r.mapping("models").items()}
     edition = Edition(name, str(r.get("handout", str)), str(r.get("source", str, "")), arch, models,

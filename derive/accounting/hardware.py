@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import yaml
-
-from ..errors import ConfigError, UsageError
+from ..errors import ConfigError, UsageError, shown
+from ..model.reading import load_yaml, read_text
 from ..resources import configs_dir
 
 HARDWARE_FILE = "hardware.yaml"
@@ -22,7 +21,7 @@ UNIT_POWERS: dict[str, tuple[int, int]] = {
     "KiB": (2, 10), "MiB": (2, 20), "GiB": (2, 30), "TiB": (2, 40),
 }
 BYTE_UNITS: dict[str, int] = {unit: base**exp for unit, (base, exp) in UNIT_POWERS.items()}
-_BUDGET_RE = re.compile(r"^\s*(\d+)\s*([A-Za-z]+)\s*$")
+_BUDGET_RE = re.compile(r"^\s*([0-9]{1,4300})\s*([A-Za-z]+)\s*$")  # ASCII digits Python can read
 
 
 @dataclass(frozen=True)
@@ -62,12 +61,7 @@ class Budget:
 @lru_cache(maxsize=None)
 def hardware_table() -> dict[str, Hardware]:
     path = configs_dir() / HARDWARE_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), None, f"cannot read file ({exc.strerror or exc})") from None
-    except yaml.YAMLError:
-        raise ConfigError(str(path), None, "not valid YAML") from None
+    data = load_yaml(read_text(path, str(path)), str(path))
     if not isinstance(data, dict):
         raise ConfigError(str(path), None, "expected a mapping of hardware names to entries")
     table: dict[str, Hardware] = {}
@@ -82,7 +76,7 @@ def _hardware(source: str, key: str, entry: Any) -> Hardware:
     for field in ("peak_flops", "memory_bytes"):
         value = entry.get(field)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(source, f"{key}.{field}", f"must be a positive integer, got {value!r}")
+            raise ConfigError(source, f"{key}.{field}", f"must be a positive integer, got {shown(value)}")
     for field in ("name", "dtype"):
         if not isinstance(entry.get(field), str):
             raise ConfigError(source, f"{key}.{field}", "missing or not a string")
@@ -93,7 +87,7 @@ def _hardware(source: str, key: str, entry: Any) -> Hardware:
 def get_hardware(name: str) -> Hardware:
     table = hardware_table()
     if name not in table:
-        raise UsageError(f"--hardware: unknown hardware {name!r} (known: {', '.join(table)})")
+        raise UsageError(f"--hardware: unknown hardware {shown(name)} (known: {', '.join(table)})")
     return table[name]
 
 
@@ -101,6 +95,6 @@ def parse_budget(text: str) -> Budget:
     """'80GB' -> 80 * 10^9 bytes; '80GiB' -> 80 * 2^30 bytes. Units are case-sensitive on purpose."""
     match = _BUDGET_RE.match(str(text))
     if not match or match.group(2) not in BYTE_UNITS:
-        raise UsageError(f"--budget: unknown budget {text!r} (an integer and a unit, e.g. 80GB or 80GiB; "
+        raise UsageError(f"--budget: unknown budget {shown(text)} (an integer and a unit, e.g. 80GB or 80GiB; "
                          f"known units: {', '.join(BYTE_UNITS)})")
     return Budget(str(text).strip(), int(match.group(1)), match.group(2))

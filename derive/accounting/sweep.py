@@ -13,74 +13,28 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import sympy
 
 from ..errors import UsageError
 from ..model.architectures import Derivation, build, derivation
-from ..model.config import INT_KEYS, ModelConfig
+from ..model.config import ModelConfig
 from ..model.symbols import SYMBOLS
 from .quantities import Quantity
+from .vary import MAX_COMBINATIONS, MOE_KEYS, OWN_SIZE_KEYS, VARY_KEYS, check_size, parse_vary, parse_varies
+from .sweep_text import CHUNK_ROWS, arithmetic_note, csv_pieces, json_pieces, to_csv, to_json, to_json_data
 
-VARY_KEYS: tuple[str, ...] = (*INT_KEYS, "batch_size", "seq_len", "num_kv_heads", "n_experts", "experts_per_token")
-MOE_KEYS: tuple[str, ...] = ("n_experts", "experts_per_token")
+__all__ = ["VARY_KEYS", "MAX_COMBINATIONS", "INT64", "EXACT", "parse_vary", "parse_varies", "check_size",
+           "compile_quantity", "SweepResult", "SweepPlan", "plan_sweep", "run_sweep", "substitute_rows",
+           "arithmetic_note", "csv_pieces", "json_pieces", "to_csv", "to_json", "to_json_data"]
+
 INT64_MAX = 2**63 - 1
-MAX_COMBINATIONS = 20_000_000
 INT64 = "numpy int64"
 EXACT = "exact Python int"
-
-
-def _parse_int(text: str, option: str) -> int:
-    text = text.strip().replace("_", "")
-    if not re.fullmatch(r"[0-9]+", text):
-        raise UsageError(f"--vary {option}: {text!r} is not a positive integer")
-    return int(text)
-
-
-def parse_vary(spec: str) -> tuple[str, list[int]]:
-    """'d_model=512:8192:512' (inclusive stop) or 'num_layers=12,24,48' (items may be ranges)."""
-    key, sep, raw = spec.partition("=")
-    key = key.strip()
-    if not sep or not key or not raw.strip():
-        raise UsageError(f"--vary {spec}: expected KEY=START:STOP:STEP or KEY=V1,V2,...")
-    if key not in VARY_KEYS:
-        raise UsageError(f"--vary {spec}: unknown key {key!r} (known keys: {', '.join(VARY_KEYS)})")
-    values: list[int] = []
-    for item in raw.split(","):
-        parts = item.split(":")
-        if len(parts) == 1:
-            values.append(_parse_int(parts[0], spec))
-            continue
-        if len(parts) not in (2, 3):
-            raise UsageError(f"--vary {spec}: range {item!r} must be START:STOP or START:STOP:STEP")
-        start, stop = _parse_int(parts[0], spec), _parse_int(parts[1], spec)
-        step = _parse_int(parts[2], spec) if len(parts) == 3 else 1
-        if step == 0:
-            raise UsageError(f"--vary {spec}: step must be positive in {item!r}")
-        if start > stop:
-            raise UsageError(f"--vary {spec}: start {start} is larger than stop {stop} in {item!r}")
-        if (stop - start) // step + 1 > MAX_COMBINATIONS:
-            raise UsageError(f"--vary {spec}: range {item!r} has more than {MAX_COMBINATIONS:,} values")
-        values.extend(range(start, stop + 1, step))
-    if any(v <= 0 for v in values):
-        raise UsageError(f"--vary {spec}: values must be positive integers")
-    return key, list(dict.fromkeys(values))
-
-
-def parse_varies(specs: Sequence[str]) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for spec in specs:
-        key, values = parse_vary(spec)
-        if key in out:
-            raise UsageError(f"--vary {spec}: {key} is varied twice")
-        out[key] = values
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,7 +79,7 @@ class SweepResult:
     """Columns of a sweep: varied keys, one int column per quantity, and the invalid-reason column."""
 
     config: ModelConfig
-    varied: dict[str, list[int]]
+    varied: dict[str, Sequence[int]]
     fixed: dict[str, int]
     quantities: list[Quantity]
     columns: dict[str, np.ndarray]  # varied keys and quantities (int64 or object of Python ints)
@@ -142,6 +96,11 @@ class SweepResult:
     def invalid_count(self) -> int:
         return int(np.count_nonzero(self.invalid != ""))
 
+    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+        """(columns, invalid) of rows [lo, lo + size), in order (the writers' common interface)."""
+        for lo in range(0, self.size, size):
+            yield {k: v[lo:lo + size] for k, v in self.columns.items()}, self.invalid[lo:lo + size]
+
     def rows(self) -> list[dict[str, Any]]:
         """Row dicts (slow for big sweeps; for tests and small outputs). Invalid rows hold None values."""
         keys = list(self.varied)
@@ -157,12 +116,18 @@ class SweepResult:
         return out
 
 
-def _grid(varied: Mapping[str, list[int]]) -> dict[str, np.ndarray]:
-    big = any(v > INT64_MAX for vals in varied.values() for v in vals)
-    dtype = object if big else np.int64
-    axes = [np.array(vals, dtype=dtype) for vals in varied.values()]
-    mesh = np.meshgrid(*axes, indexing="ij") if axes else []
-    return {k: m.ravel() for k, m in zip(varied, mesh)}
+def _largest(values: Sequence[int]) -> int:
+    if isinstance(values, range):
+        return values[-1]
+    return int(np.max(values)) if isinstance(values, np.ndarray) else max(values)
+
+
+def _axis(values: range | np.ndarray, positions: np.ndarray, big: bool) -> np.ndarray:
+    """values[positions] as int64 (object of Python ints when some value passes int64), ranges unexpanded."""
+    if isinstance(values, range):
+        steps = positions.astype(object) if big else positions
+        return steps * values.step + values.start
+    return values[positions]
 
 
 def _append_reason(invalid: np.ndarray, mask: Any, reason: str) -> None:
@@ -174,7 +139,7 @@ def _append_reason(invalid: np.ndarray, mask: Any, reason: str) -> None:
     invalid[mask] = np.where(current == "", reason, current + "; " + reason)
 
 
-def _derivation(config: ModelConfig, varied: Mapping[str, list[int]], architecture: str | None) -> Derivation:
+def _derivation(config: ModelConfig, varied: Mapping[str, Sequence[int]], architecture: str | None) -> Derivation:
     """The config's own architecture; with grouped-query k/v when num_kv_heads is varied (that derivation
     gives the multi-head values wherever num_kv_heads == num_heads)."""
     if architecture is not None:
@@ -182,49 +147,134 @@ def _derivation(config: ModelConfig, varied: Mapping[str, list[int]], architectu
     arch = config.arch
     if "num_kv_heads" in varied and not arch.gqa:
         arch = dataclasses.replace(arch, gqa=True)
+    if "head_dim" in varied and not arch.explicit_head_dim:  # q, k, v widths num_heads * head_dim, ...
+        arch = dataclasses.replace(arch, explicit_head_dim=True, odd_rotary=False)
     return build(arch)
 
 
-def run_sweep(config: ModelConfig, varied: Mapping[str, list[int]], quantities: Sequence[Quantity],
-              architecture: str | None = None, force_exact: bool = False) -> SweepResult:
-    """Evaluate every quantity on every combination of `varied` (other keys from `config`).
+_ROW = object()  # marks a key whose value changes row by row
 
-    Unless varied, batch_size is 1, seq_len follows context_length and (for a multi-head config)
-    num_kv_heads follows num_heads, row by row. `force_exact` takes the Python-int path even where int64
-    would do (to cross-check the two)."""
-    count = 1
-    for vals in varied.values():
-        count *= len(vals)
-    if count > MAX_COMBINATIONS:
-        raise UsageError(f"--vary: {count:,} combinations exceed the limit of {MAX_COMBINATIONS:,}")
+
+@dataclass(eq=False)
+class SweepPlan:
+    """A sweep before any row exists: compiled quantities, the arithmetic path of each, and the values of
+    every key. `chunks()` evaluates rows a block at a time, so memory does not grow with the row count."""
+
+    config: ModelConfig
+    varied: dict[str, Sequence[int]]
+    fixed: dict[str, int]
+    quantities: list[Quantity]
+    arithmetic: dict[str, str]
+    bounds: dict[str, int]
+    follows: dict[str, str]
+    size: int
+    scalars: dict[str, int]  # every key not varied row by row (fixed values and the follows' sources)
+    copies: dict[str, str]  # key -> key it equals (seq_len -> context_length ...)
+    compiled: list[tuple[Quantity, Compiled, bool]]  # (quantity, functions, fits in int64)
+    axes: dict[str, range | np.ndarray]
+    big: bool
+    _invalid: int | None = None
+
+    def evaluate(self, lo: int, hi: int, reasons_only: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Columns and invalid reasons of rows [lo, hi) (row i is the i-th combination, last key fastest)."""
+        n = hi - lo
+        rest = np.arange(lo, hi, dtype=np.int64)
+        grid: dict[str, np.ndarray] = {}
+        for key in reversed(list(self.varied)):
+            m = len(self.varied[key])
+            grid[key] = _axis(self.axes[key], rest % m, self.big)
+            rest = rest // m
+        grid = {k: grid[k] for k in self.varied}
+        env: dict[str, Any] = {**self.scalars, **grid}
+        for key, src in self.copies.items():
+            env[key] = env[src]
+        invalid = np.full(n, "", dtype=object)
+        c = self.config
+        if c.head_dim is None and c.attention == "mha" and "head_dim" not in self.varied:  # d_k = d / h
+            _append_reason(invalid, env["d_model"] % env["num_heads"] != 0, "d_model not divisible by num_heads")
+        _append_reason(invalid, env["num_heads"] % env["num_kv_heads"] != 0,
+                       "num_heads not divisible by num_kv_heads")
+        if c.ffn == "moe":
+            _append_reason(invalid, env["experts_per_token"] > env["n_experts"], "experts_per_token > n_experts")
+        _append_reason(invalid, env["seq_len"] > env["context_length"], "seq_len > context_length")
+        for key in ("num_dense_layers", "num_sliding_layers"):  # layer counts of a kind cannot exceed the layers
+            if key in env:
+                _append_reason(invalid, env[key] > env["num_layers"], f"{key} > num_layers")
+        columns: dict[str, np.ndarray] = dict(grid)
+        exact_env: dict[str, Any] | None = None
+        for q, comp, fits in self.compiled:
+            if reasons_only and comp.denominator == 1:
+                continue  # a polynomial is always an integer: no reason to find
+            if fits:
+                args = [env[name] for name in comp.names]
+            else:
+                if exact_env is None:
+                    exact_env = {k: (v.astype(object) if isinstance(v, np.ndarray) else v) for k, v in env.items()}
+                args = [exact_env[name] for name in comp.names]
+            dtype = np.int64 if fits else object
+            num = np.broadcast_to(np.asarray(comp.num_fn(*args), dtype=dtype), (n,))
+            den = np.broadcast_to(np.asarray(comp.den_fn(*args), dtype=dtype), (n,))
+            if comp.denominator == 1:
+                value = np.array(num)
+            else:
+                value = num // den
+                _append_reason(invalid, (num - value * den != 0) & (invalid == ""), f"{q.name} is not an integer")
+            columns[q.name] = value
+        return columns, invalid
+
+    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+        for lo in range(0, self.size, size):
+            yield self.evaluate(lo, min(lo + size, self.size))
+
+    def count_invalid(self, size: int = CHUNK_ROWS) -> int:
+        """Invalid rows, counted block by block (the CSV and JSON headers give it before the rows)."""
+        if self._invalid is None:
+            self._invalid = sum(int(np.count_nonzero(self.evaluate(lo, min(lo + size, self.size), True)[1] != ""))
+                                for lo in range(0, self.size, size))
+        return self._invalid
+
+    @property
+    def invalid_count(self) -> int:
+        return self.count_invalid()
+
+    def result(self) -> SweepResult:
+        """Every row at once (what run_sweep returns)."""
+        columns, invalid = self.evaluate(0, self.size)
+        return SweepResult(self.config, dict(self.varied), self.fixed, list(self.quantities), columns, invalid,
+                           self.arithmetic, self.bounds, self.follows)
+
+
+def plan_sweep(config: ModelConfig, varied: Mapping[str, Sequence[int]], quantities: Sequence[Quantity],
+               architecture: str | None = None, force_exact: bool = False) -> SweepPlan:
+    """Compile every quantity and choose its arithmetic path; no row is evaluated (see SweepPlan)."""
+    count = check_size(varied)
     for key in MOE_KEYS:
         if key in varied and config.ffn != "moe":
             raise UsageError(f"--vary {key}: {config.name} is not a mixture of experts (ffn: moe)")
+    for key in OWN_SIZE_KEYS:
+        if key == "head_dim" and config.attention == "mha":
+            continue  # any multi-head config can take a head_dim of its own (see _derivation)
+        if key in varied and key not in config.symbol_values():
+            raise UsageError(f"--vary {key}: {config.name} has no {key} of its own (give it in the config first)")
     deriv = _derivation(config, varied, architecture)
-    grid = _grid(varied)
-    env: dict[str, Any] = {**config.symbol_values(), "batch_size": 1}
-    env = {**{k: v for k, v in env.items() if k not in varied}, **grid}
+    big = any(_largest(v) > INT64_MAX for v in varied.values() if len(v))
+    axes = {k: v if isinstance(v, range) else np.asarray(v, dtype=object if big else np.int64)
+            for k, v in varied.items()}
+    proto: dict[str, Any] = {**config.symbol_values(), "batch_size": 1}
+    proto = {**{k: v for k, v in proto.items() if k not in varied}, **{k: _ROW for k in varied}}
     follows = {"seq_len": "context_length"}
     if config.num_kv_heads is None:
         follows["num_kv_heads"] = "num_heads"
+    if config.sliding_window is not None and config.num_sliding_layers is None:  # every layer slides
+        follows["num_sliding_layers"] = "num_layers"
     follows = {k: src for k, src in follows.items() if k not in varied}
     for key, src in follows.items():
-        env[key] = env[src]
-    fixed: dict[str, int] = {k: v for k, v in env.items() if k not in varied and not isinstance(v, np.ndarray)}
-    maxima = {k: (max(varied[k]) if k in varied else int(np.max(v)) if isinstance(v, np.ndarray) else v)
-              for k, v in env.items()}
-
-    invalid = np.full(count, "", dtype=object)
-    _append_reason(invalid, env["d_model"] % env["num_heads"] != 0, "d_model not divisible by num_heads")
-    _append_reason(invalid, env["num_heads"] % env["num_kv_heads"] != 0, "num_heads not divisible by num_kv_heads")
-    if config.ffn == "moe":
-        _append_reason(invalid, env["experts_per_token"] > env["n_experts"], "experts_per_token > n_experts")
-    _append_reason(invalid, env["seq_len"] > env["context_length"], "seq_len > context_length")
-
-    columns: dict[str, np.ndarray] = dict(grid)
+        proto[key] = proto[src]
+    fixed: dict[str, int] = {k: v for k, v in proto.items() if v is not _ROW}
+    maxima = {k: (v if v is not _ROW else _largest(varied[follows.get(k, k)])) for k, v in proto.items()}
     arithmetic: dict[str, str] = {}
     bounds: dict[str, int] = {}
-    exact_env: dict[str, Any] | None = None
+    compiled = []
     for q in quantities:
         try:
             comp = compile_quantity(q, deriv)
@@ -232,127 +282,25 @@ def run_sweep(config: ModelConfig, varied: Mapping[str, list[int]], quantities: 
             raise UsageError(f"--quantities: {q.name} does not apply to the architecture of {config.name}") from None
         top = [maxima[n] for n in comp.names]
         bound = int(comp.num_fn(*top)) if comp.monotone else None
-        fits = not force_exact and bound is not None and max(bound, int(comp.den_fn(*top))) <= INT64_MAX and all(
-            isinstance(env[n], int) or env[n].dtype == np.int64 for n in comp.names)
-        if fits:
-            args = [env[n] for n in comp.names]
-            path = INT64
-        else:
-            if exact_env is None:
-                exact_env = {k: (v.astype(object) if isinstance(v, np.ndarray) else v) for k, v in env.items()}
-            args = [exact_env[n] for n in comp.names]
-            path = EXACT
-        num = np.broadcast_to(np.asarray(comp.num_fn(*args), dtype=np.int64 if fits else object), (count,))
-        den = np.broadcast_to(np.asarray(comp.den_fn(*args), dtype=np.int64 if fits else object), (count,))
-        if comp.denominator == 1:
-            value = np.array(num)
-        else:
-            value = num // den
-            _append_reason(invalid, (num - value * den != 0) & (invalid == ""), f"{q.name} is not an integer")
-        columns[q.name] = value
-        arithmetic[q.name] = path
+        fits = not force_exact and bound is not None and max(bound, int(comp.den_fn(*top))) <= INT64_MAX and (
+            not big or all(proto[n] is not _ROW for n in comp.names))
+        compiled.append((q, comp, fits))
+        arithmetic[q.name] = INT64 if fits else EXACT
         if bound is not None:
             bounds[q.name] = bound
-    return SweepResult(config, dict(varied), fixed, list(quantities), columns, invalid, arithmetic, bounds,
-                       {k: src for k, src in follows.items() if k not in fixed})
+    return SweepPlan(config, dict(varied), fixed, list(quantities), arithmetic, bounds,
+                     {k: src for k, src in follows.items() if k not in fixed}, count, fixed, follows, compiled,
+                     axes, big)
 
 
-def arithmetic_note(result: SweepResult) -> list[str]:
-    """One line per quantity saying which path evaluated it, and why."""
-    lines = []
-    for q in result.quantities:
-        path = result.arithmetic[q.name]
-        bound = result.bounds.get(q.name)
-        if bound is None:
-            why = " (not a polynomial with non-negative coefficients: no bound)"
-        else:
-            why = f" (largest numerator {bound:.3e} {'<' if bound <= INT64_MAX else '>'} 2^63)"
-        lines.append(f"{q.name}: {path}{why}")
-    return lines
+def run_sweep(config: ModelConfig, varied: Mapping[str, Sequence[int]], quantities: Sequence[Quantity],
+              architecture: str | None = None, force_exact: bool = False) -> SweepResult:
+    """Evaluate every quantity on every combination of `varied` (other keys from `config`).
 
-
-def _header(result: SweepResult) -> list[str]:
-    return [*result.varied, *(q.name for q in result.quantities), "invalid"]
-
-
-def _csv_cell(text: str) -> str:
-    return f'"{text}"' if "," in text or '"' in text else text
-
-
-def _formatted_rows(result: SweepResult, valid_fmt: str, invalid_fmt: str, reason_text: Any,
-                    sep: str, chunk: int = 100_000) -> list[str]:
-    """Rows formatted chunk by chunk with one %-format per row: the fast path for million-row sweeps.
-
-    A valid row fills `valid_fmt` with every column; an invalid one fills `invalid_fmt` with the varied
-    keys and its reason (its quantities are left empty)."""
-    keys = [*result.varied, *(q.name for q in result.quantities)]
-    nk = len(result.varied)
-    out = []
-    for lo in range(0, result.size, chunk):
-        cols = [np.asarray(result.columns[k][lo:lo + chunk]).tolist() for k in keys]
-        reasons = result.invalid[lo:lo + chunk].tolist()
-        out.append(sep.join(invalid_fmt % (*row[:nk], reason_text(reason)) if reason else valid_fmt % row
-                            for row, reason in zip(zip(*cols), reasons)))
-    return [c for c in out if c]
-
-
-def _csv_body(result: SweepResult) -> list[str]:
-    nk, nq = len(result.varied), len(result.quantities)
-    valid_fmt = ",".join(["%d"] * (nk + nq)) + ","
-    invalid_fmt = "".join(["%d,"] * nk) + "," * nq + "%s"
-    return _formatted_rows(result, valid_fmt, invalid_fmt, _csv_cell, "\n")
-
-
-def to_csv(result: SweepResult) -> str:
-    """CSV with `#` comment lines first (config, fixed values, arithmetic path per quantity)."""
-    meta = [f"# config: {result.config.name}",
-            "# fixed: " + ", ".join(f"{k}={v}" for k, v in result.fixed.items()),
-            *(f"# {k} = {src} in every row" for k, src in result.follows.items()),
-            f"# combinations: {result.size}, invalid: {result.invalid_count}",
-            *(f"# arithmetic: {line}" for line in arithmetic_note(result)),
-            ",".join(_header(result))]
-    return "\n".join([*meta, *_csv_body(result)]) + "\n"
-
-
-def to_json_data(result: SweepResult, rows: bool = True) -> dict[str, Any]:
-    """JSON-ready dict: rows as lists in `columns` order; invalid rows hold null values and a reason."""
-    meta = {
-        "config": result.config.name,
-        "fixed": result.fixed,
-        "follows": result.follows,
-        "varied": result.varied,
-        "quantities": {q.name: {"description": q.description, "unit": q.unit,
-                                "arithmetic": result.arithmetic[q.name]} for q in result.quantities},
-        "combinations": result.size,
-        "invalid": result.invalid_count,
-        "columns": _header(result),
-    }
-    if not rows:
-        return meta
-    keys = list(result.varied)
-    cols = [result.columns[k].tolist() for k in (*keys, *(q.name for q in result.quantities))]
-    reasons = result.invalid.tolist()
-    nq = len(result.quantities)
-    rows = []
-    for row, reason in zip(zip(*cols), reasons):
-        row = list(row)
-        if reason:
-            row[len(keys):len(keys) + nq] = [None] * nq
-        row.append(reason or None)
-        rows.append(row)
-    return {**meta, "rows": rows}
-
-
-def to_json(result: SweepResult) -> str:
-    """The JSON text of to_json_data(result), written row by row without building Python lists."""
-    data = to_json_data(result, rows=False)
-    head = json.dumps({**data, "rows": []})
-    assert head.endswith('"rows": []}')
-    nk, nq = len(result.varied), len(result.quantities)
-    valid_fmt = "[" + ", ".join(["%d"] * (nk + nq)) + ", null]"
-    invalid_fmt = "[" + "".join(["%d, "] * nk) + "null, " * nq + "%s]"
-    rows = _formatted_rows(result, valid_fmt, invalid_fmt, json.dumps, ", ")
-    return head[:-2] + ", ".join(rows) + "]}\n"
+    Unless varied, batch_size is 1, seq_len follows context_length and (for a multi-head config)
+    num_kv_heads follows num_heads, row by row. `force_exact` takes the Python-int path even where int64
+    would do (to cross-check the two). For millions of rows, stream plan_sweep(...).chunks() instead."""
+    return plan_sweep(config, varied, quantities, architecture, force_exact).result()
 
 
 def substitute_rows(config: ModelConfig, varied: Mapping[str, list[int]], quantities: Sequence[Quantity],
@@ -367,10 +315,15 @@ def substitute_rows(config: ModelConfig, varied: Mapping[str, list[int]], quanti
         vals.setdefault("seq_len", vals["context_length"])
         if config.num_kv_heads is None and "num_kv_heads" not in varied:
             vals["num_kv_heads"] = vals["num_heads"]
+        every_layer_slides = config.sliding_window is not None and config.num_sliding_layers is None
+        if every_layer_slides and "num_sliding_layers" not in varied:
+            vals["num_sliding_layers"] = vals["num_layers"]
         subs = {SYMBOLS[k]: sympy.Integer(v) for k, v in vals.items()}
         row = []
         for e in exprs:
             v = e.xreplace(subs)
-            row.append(int(v) if v.is_Integer and vals["d_model"] % vals["num_heads"] == 0 else None)
+            whole_heads = config.head_dim is not None or config.attention == "mla" or \
+                vals["d_model"] % vals["num_heads"] == 0
+            row.append(int(v) if v.is_Integer and whole_heads else None)
         out.append(row)
     return out

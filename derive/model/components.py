@@ -36,6 +36,15 @@ def matmul(key: str, title: str, left: tuple[Dim, ...], right: tuple[Dim, ...], 
                 kind="matmul", group=group, description=description, aliases=tuple(aliases))
 
 
+def band_matmul(key: str, title: str, batch: tuple[Dim, ...], pairs: Dim, inner: Dim, *, group: str,
+                description: str, aliases=()) -> Step:
+    """A matmul computed only for `pairs` (row, column) pairs of each batch entry, each an inner product of
+    length `inner`: 2 * batch * pairs * inner FLOPs (the one FLOP rule, restricted to the pairs a windowed
+    kernel computes: the band of a sliding window)."""
+    return Step(key, title, factors=(TWO, *batch, pairs, inner), shapes=((*batch, pairs, inner),), kind="matmul",
+                group=group, description=description, aliases=tuple(aliases))
+
+
 def lookup(key: str, title: str, description: str, aliases=()) -> Step:
     """An embedding lookup: indexing, not a matmul, so 0 FLOPs by convention."""
     return Step(key, title, kind="lookup", description=description, note="a lookup, not a matmul",
@@ -97,6 +106,41 @@ def linear(name: str, d_in: Dim, d_out: Dim, description: str, group: str, bias:
 
 
 @dataclass(frozen=True)
+class Fused:
+    """Projections stored as one matrix (Phi-3's qkv_proj, gate_up_proj): the concatenation of its parts, so
+    its parameters and FLOPs are the sum of theirs (one (d_in x sum of widths) matmul = the parts' matmuls)."""
+
+    name: str
+    parts: tuple[Linear, ...]
+    description: str
+    aliases: tuple[str, ...] = ()
+
+    def params(self, prefix: str) -> Step:
+        key = f"{prefix}.{self.name}"
+        return total(key, self.name, f"total_{self.name}", [p.params(key) for p in self.parts], self.description,
+                     self.aliases)
+
+    def flops(self, prefix: str, tokens: tuple[Dim, ...]) -> Step:
+        key = f"{prefix}.{self.name}"
+        return total(key, self.name, f"total_{self.name}", [p.flops(key, tokens) for p in self.parts],
+                     self.description, self.aliases)
+
+
+@dataclass(frozen=True)
+class Vector:
+    """A learned vector with no matmul (attention sinks: one logit per head)."""
+
+    key: str
+    title: str
+    dim: Dim
+    description: str
+    aliases: tuple[str, ...] = ()
+
+    def params(self, prefix: str) -> Step:
+        return vector(f"{prefix}.{self.key}", self.title, self.dim, self.description, self.aliases)
+
+
+@dataclass(frozen=True)
 class Norm:
     """RMSNorm (a weight vector) or LayerNorm (weight and bias vectors); element-wise, so 0 matmul FLOPs."""
 
@@ -106,10 +150,11 @@ class Norm:
     description: str
     layer_norm: bool = False
     aliases: tuple[str, ...] = ()
+    bias: bool = True  # a LayerNorm's shift vector (LayerNorm without bias: weight only)
 
     def params(self, prefix: str) -> Step:
         key = f"{prefix}.{self.key}" if prefix else self.key
-        if not self.layer_norm:
+        if not self.layer_norm or not self.bias:
             return vector(key, self.title, self.dim, self.description, self.aliases)
         return total(key, self.title, f"total_{self.title}", [
             vector(f"{key}.weight", f"{self.title}.weight", self.dim, f"{self.description} (scale)"),
@@ -145,14 +190,15 @@ class Sublayer:
     key: str
     title: str
     total_title: str
-    linears: tuple[Linear, ...]
+    linears: tuple[Linear | Fused, ...]
     param_aliases: tuple[str, ...] = ()
     flop_aliases: tuple[str, ...] = ()
+    extras: tuple[Norm | Vector, ...] = ()  # parameters without a matmul (q/k norms, sinks), listed last
 
     def params(self, prefix: str) -> Step:
         key = f"{prefix}.{self.key}"
-        return total(key, self.title, self.total_title, [lin.params(key) for lin in self.linears],
-                     aliases=self.param_aliases)
+        return total(key, self.title, self.total_title, [lin.params(key) for lin in self.linears] +
+                     [extra.params(key) for extra in self.extras], aliases=self.param_aliases)
 
     def flops(self, prefix: str, tokens: tuple[Dim, ...], extra: tuple[Step, ...] = ()) -> Step:
         key = f"{prefix}.{self.key}"
@@ -171,6 +217,8 @@ class Attention:
     projections: Sublayer
     heads: tuple[Dim, ...]  # (B, h, S)
     d_k: Dim
+    d_v: Dim | None = None  # value width per head when it differs from d_k (multi-head latent attention)
+    band: Dim | None = None  # sliding-window band convention: only these (query, key) pairs are multiplied
 
     def params(self, prefix: str) -> Step:
         return self.projections.params(prefix)
@@ -178,11 +226,22 @@ class Attention:
     def flops(self, prefix: str, tokens: tuple[Dim, ...]) -> Step:
         key = f"{prefix}.{self.projections.key}"
         b, h, s = self.heads
+        d_v = self.d_v or self.d_k
+        if self.band is not None:
+            return self.projections.flops(prefix, tokens, (
+                band_matmul(f"{key}.scores", "attention_scores", (b, h), self.band, self.d_k, group="attention_scores",
+                            description="scores Q K^T for the (query, key) pairs inside the sliding window",
+                            aliases=("qk", "qkt", "q_kt", "scores", "attention_score")),
+                band_matmul(f"{key}.weighted_sum", "attention_output", (b, h), self.band, d_v,
+                            group="attention_scores",
+                            description="attention-weighted sum of values over the pairs inside the window",
+                            aliases=("weighted_sum", "attention_values", "attn_v", "attention_weighted_values")),
+            ))
         scores = (
             matmul(f"{key}.scores", "attention_scores", (*self.heads, self.d_k), (b, h, self.d_k, s),
                    group="attention_scores", description="scores Q K^T per head (full square)",
                    aliases=("qk", "qkt", "q_kt", "scores", "attention_score")),
-            matmul(f"{key}.weighted_sum", "attention_output", (*self.heads, s), (b, h, s, self.d_k),
+            matmul(f"{key}.weighted_sum", "attention_output", (*self.heads, s), (b, h, s, d_v),
                    group="attention_scores", description="attention-weighted sum of values (softmax(QK^T) V)",
                    aliases=("weighted_sum", "attention_values", "attn_v", "attention_weighted_values")),
         )
@@ -202,6 +261,15 @@ class MixtureOfExperts:
     expert: Sublayer
     n_experts: Dim
     active: Dim
+    shared: Sublayer | None = None  # a shared expert every token passes through (Qwen-MoE, DeepSeek)
+    shared_gate: Linear | None = None  # its sigmoid gate, Linear(d_model, 1) (Qwen-MoE)
+
+    def _always(self, key: str, part: str, tokens: tuple[Dim, ...] | None) -> list[Step]:
+        out = []
+        for item in (self.shared, self.shared_gate):
+            if item is not None:
+                out.append(item.params(key) if tokens is None else item.flops(key, tokens))
+        return out
 
     def params(self, prefix: str, active: bool = False) -> Step:
         key = f"{prefix}.{self.key}"
@@ -209,6 +277,7 @@ class MixtureOfExperts:
         title = "active_experts" if active else "all_experts"
         return total(key, self.title, f"total_{self.title}", [
             self.router.params(key),
+            *self._always(key, "params", None),
             repeat(f"{key}.experts", f"{title}", times, self.expert.params(key)),
         ], aliases=("moe", "ffn", "mlp"))
 
@@ -216,5 +285,6 @@ class MixtureOfExperts:
         key = f"{prefix}.{self.key}"
         return total(key, self.title, f"total_{self.title}", [
             self.router.flops(key, tokens),
+            *self._always(key, "flops", tokens),
             repeat(f"{key}.experts", "active_experts", self.active, self.expert.flops(key, tokens)),
         ], aliases=("moe", "ffn", "mlp"))

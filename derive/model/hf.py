@@ -1,119 +1,131 @@
-"""Read a Hugging Face config.json offline and map its fields to derive's config keys.
+"""Read a Hugging Face config.json offline, the way transformers 5.24's config class reads it.
 
-Only the fields that change a parameter or FLOP count are read; the rest (dropout, rope_theta, ...) are
-ignored. A field whose value derive cannot represent exactly (e.g. a head_dim that is not
-hidden_size / num_attention_heads) is an error rather than a silently wrong count.
+Only the fields that change a parameter, buffer or FLOP count are read; the rest (dropout, rope_theta, ...) are
+ignored. A field missing from the file is read with the config class's own default (the class's dataclass
+default, or the default its __post_init__ applies), and the defaults that supply a size or switch something on
+are recorded so the output can say which were used. A field given as null means None, as it does to
+transformers (`"q_lora_rank": null` is DeepSeek-V2-Lite's uncompressed query). The per-model-type readers
+live in derive/model/hf_types.py; each says which modeling file it follows.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-from ..errors import ConfigError
-
-SUPPORTED_MODEL_TYPES: tuple[str, ...] = ("gpt2", "llama", "mistral", "mixtral", "qwen2")
+from ..errors import ConfigError, shown
+from .reading import load_json, read_text
 
 
 def read_json(path: Path, source: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(source, None, f"cannot read file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(source, None, f"not UTF-8 text (byte {exc.start})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(source, None, f"not valid JSON at line {exc.lineno}") from None
+    """A config.json's data (derive.model.reading: regular file, size cap, BOM, no duplicate keys, bounded
+    nesting, integers Python can read)."""
+    return load_json(read_text(path, source), source)
 
 
-def _int(data: Mapping[str, Any], key: str, source: str, default: int | None = None) -> int:
-    if key not in data or data[key] is None:
-        if default is not None:
-            return default
-        raise ConfigError(source, key, "missing required field")
-    value = data[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(source, key, f"must be a positive integer, got {value!r}")
-    return value
+class Fields:
+    """The fields of one config.json as a transformers config class sees them.
+
+    `aliases` is the class's attribute_map (`num_experts` -> `num_local_experts`); `defaults` holds the
+    class's default of every field a reader may ask for (asking for an undeclared field is a bug here)."""
+
+    def __init__(self, data: Mapping[str, Any], source: str, config_class: str, defaults: Mapping[str, Any],
+                 aliases: Mapping[str, str]):
+        self.data = {aliases.get(k, k): v for k, v in data.items()}
+        for name in aliases.values():  # the field's own name wins over its alias when both are given
+            if name in data:
+                self.data[name] = data[name]
+        self.source, self.config_class, self.defaults = source, config_class, defaults
+        self.defaults_used: list[str] = []
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def get(self, key: str) -> Any:
+        """The field's value; the class default when missing (recorded when it is a size or a `true`)."""
+        if key in self.data:
+            return self.data[key]
+        default = self.defaults[key]
+        if default is not None and default is not False and default != []:
+            self.defaults_used.append(f"{key} = {json.dumps(default)}")
+        return default
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(self.source, key, message)
+
+    def int(self, key: str) -> int:
+        value = self.get(key)
+        if value is None and key not in self.data:
+            raise self.error(key, f"missing required field ({self.config_class} has no default for it)")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise self.error(key, f"must be a positive integer, got {shown(value)}")
+        return value
+
+    def opt_int(self, key: str, zero: bool = False) -> int | None:
+        """A positive integer or None (null, or a class default of None); `zero`: 0 allowed too."""
+        value = self.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
+            raise self.error(key, f"must be a {'non-negative' if zero else 'positive'} integer, got {shown(value)}")
+        return value
+
+    def bool(self, key: str) -> bool:
+        value = self.get(key)
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, got {shown(value)}")
+        return value
+
+    def number(self, key: str) -> float:
+        value = self.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise self.error(key, f"must be a non-negative number, got {shown(value)}")
+        return value
+
+    def int_list(self, key: str) -> list[int]:
+        value = self.get(key)
+        value = [] if value is None else value
+        if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, int) for v in value):
+            raise self.error(key, f"must be a list of layer indices, got {shown(value)}")
+        return value
+
+    def layer_types(self, key: str, layers: int) -> list[str] | None:
+        value = self.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or len(value) != layers or any(not isinstance(v, str) for v in value):
+            got = f"{len(value)} entries" if isinstance(value, list) else shown(value)
+            raise self.error(key, f"must list one attention type per layer ({layers}), got {got}")
+        return value
 
 
-def _bool(data: Mapping[str, Any], key: str, source: str, default: bool) -> bool:
-    value = data.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(source, key, f"must be true or false, got {value!r}")
-    return value
+def from_hf_config(data: Any, source: str, overrides: Mapping[str, Any] | None = None
+                   ) -> tuple[dict[str, Any], str, tuple[str, ...], dict[str, Any]]:
+    """derive's config keys for a config.json: (keys, model_type, defaults used, overrides left for derive).
 
+    `overrides` (from --set) whose key is a field this model type reads (or one of its aliases) replace that
+    field in the file before it is read; the others are returned, to be applied as derive keys."""
+    from .hf_types import HF_TYPES, SUPPORTED_MODEL_TYPES
 
-def _gpt2(data: Mapping[str, Any], source: str) -> dict[str, Any]:
-    d = _int(data, "n_embd", source)
-    n_inner = data.get("n_inner")
-    out = {
-        "vocab_size": _int(data, "vocab_size", source),
-        "context_length": _int(data, "n_positions", source),
-        "num_layers": _int(data, "n_layer", source),
-        "d_model": d,
-        "num_heads": _int(data, "n_head", source),
-        # GPT2MLP: inner_dim = n_inner if not None else 4 * hidden_size (a convention of the released code)
-        "d_ff": _int(data, "n_inner", source) if n_inner is not None else 4 * d,
-        "d_ff_source": "n_inner" if n_inner is not None else "n_inner is null, so 4 * n_embd (GPT2MLP default)",
-        "norm": "layernorm", "ffn": "gelu", "positions": "learned", "bias": True,
-        "tie_embeddings": _bool(data, "tie_word_embeddings", source, True),
-    }
-    return out
-
-
-def _llama_like(data: Mapping[str, Any], source: str, model_type: str) -> dict[str, Any]:
-    d = _int(data, "hidden_size", source)
-    h = _int(data, "num_attention_heads", source)
-    head_dim = data.get("head_dim")
-    if head_dim is not None and (d % h or head_dim != d // h):
-        raise ConfigError(source, "head_dim",
-                          f"{head_dim} differs from hidden_size / num_attention_heads; derive assumes d_k = d / h")
-    for key in ("attention_bias", "mlp_bias"):
-        if data.get(key):
-            raise ConfigError(source, key, "true is not supported (supported: false, or model_type qwen2)")
-    out = {
-        "vocab_size": _int(data, "vocab_size", source),
-        "context_length": _int(data, "max_position_embeddings", source),
-        "num_layers": _int(data, "num_hidden_layers", source),
-        "d_model": d,
-        "num_heads": h,
-        "d_ff": _int(data, "intermediate_size", source),
-        "d_ff_source": "intermediate_size",
-        "num_kv_heads": _int(data, "num_key_value_heads", source, default=h),
-        "tie_embeddings": _bool(data, "tie_word_embeddings", source, False),
-    }
-    if model_type == "qwen2":
-        out["qkv_bias"] = True  # Qwen2Attention: q, k, v projections with bias, o without
-    if model_type == "mixtral":
-        out["ffn"] = "moe"
-        out["n_experts"] = _int(data, "num_local_experts", source)
-        out["experts_per_token"] = _int(data, "num_experts_per_tok", source)
-    return out
-
-
-MAPPERS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
-    "gpt2": _gpt2,
-    "llama": lambda data, source: _llama_like(data, source, "llama"),
-    "mistral": lambda data, source: _llama_like(data, source, "mistral"),
-    "mixtral": lambda data, source: _llama_like(data, source, "mixtral"),
-    "qwen2": lambda data, source: _llama_like(data, source, "qwen2"),
-}
-
-
-def from_hf_config(data: Any, source: str) -> tuple[dict[str, Any], str]:
-    """derive's config keys for a config.json, and its model_type."""
     if not isinstance(data, Mapping):
         raise ConfigError(source, None, "expected a JSON object at the top level")
     supported = ", ".join(SUPPORTED_MODEL_TYPES)
-    if "model_type" not in data:
+    overrides = dict(overrides or {})
+    model_type = overrides.pop("model_type", data.get("model_type"))
+    if model_type is None:
         raise ConfigError(source, "model_type", f"missing (supported model types: {supported})")
-    model_type = data["model_type"]
-    if model_type not in MAPPERS:
-        raise ConfigError(source, "model_type", f"unsupported model type {model_type!r} (supported: {supported})")
-    out = MAPPERS[model_type](data, source)
+    if not isinstance(model_type, str) or model_type not in HF_TYPES:  # a list or object is not hashable
+        raise ConfigError(source, "model_type",
+                          f"unsupported model type {shown(model_type)} (supported: {supported})")
+    spec = HF_TYPES[model_type]
+    hf_keys = {k: v for k, v in overrides.items() if k in spec.defaults or k in spec.aliases}
+    rest = {k: v for k, v in overrides.items() if k not in hf_keys}
+    if hf_keys:
+        data = {**data, **hf_keys}
+        source = f"{source} (with --set)"
+    fields = Fields(data, source, spec.config_class, spec.defaults, spec.aliases)
+    out = spec.read(fields)
     out["description"] = f"Hugging Face {model_type} config.json"
-    return out, model_type
+    out["buffers"] = "model"
+    return out, model_type, tuple(fields.defaults_used), rest

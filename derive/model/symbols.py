@@ -29,6 +29,27 @@ SYMBOL_DEFS: tuple[SymbolDef, ...] = (
     SymbolDef("num_kv_heads", r"h_{\mathrm{kv}}", "key/value heads (grouped-query attention)"),
     SymbolDef("n_experts", r"E", "experts per mixture-of-experts layer"),
     SymbolDef("experts_per_token", r"k", "experts each token is routed to"),
+    # Sizes of the architectures beyond the assignment's (each appears only in derivations that use it).
+    SymbolDef("head_dim", r"d_{\mathrm{head}}",
+              "width of one attention head when given explicitly (q: num_heads * head_dim, k and v: "
+              "num_kv_heads * head_dim)"),
+    SymbolDef("rotary_dim", r"d_{\mathrm{rot}}", "dimensions of each head that RoPE rotates (partial rotary)"),
+    SymbolDef("d_ff_expert", r"d_{\mathrm{ff}}^{\mathrm{e}}", "feed-forward width of one routed expert"),
+    SymbolDef("d_ff_shared", r"d_{\mathrm{ff}}^{\mathrm{s}}",
+              "feed-forward width of the shared expert(s) every token passes through"),
+    SymbolDef("num_dense_layers", r"L_{\mathrm{dense}}",
+              "layers with a dense feed-forward block instead of a mixture of experts"),
+    SymbolDef("q_lora_rank", r"r_{q}", "rank of the compressed query (multi-head latent attention)"),
+    SymbolDef("kv_lora_rank", r"r_{\mathrm{kv}}",
+              "rank of the compressed key-value latent (multi-head latent attention)"),
+    SymbolDef("qk_nope_head_dim", r"d_{\mathrm{nope}}",
+              "query/key width per head without RoPE (multi-head latent attention)"),
+    SymbolDef("qk_rope_head_dim", r"d_{\mathrm{rope}}",
+              "query/key width per head with RoPE; the RoPE key is shared by all heads (multi-head latent "
+              "attention)"),
+    SymbolDef("v_head_dim", r"d_{v}", "value width per head (multi-head latent attention)"),
+    SymbolDef("sliding_window", r"W", "sliding-window length: keys each query of a sliding layer may attend to"),
+    SymbolDef("num_sliding_layers", r"L_{\mathrm{swa}}", "layers with sliding-window attention"),
 )
 
 SYMBOLS: dict[str, sympy.Symbol] = {

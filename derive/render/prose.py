@@ -42,6 +42,11 @@ def prose_parts(value: Any) -> Iterable[tuple[str, str]]:
 OPTION_WORDS: dict[str, str] = {
     "rmsnorm": "RMSNorm", "layernorm": "LayerNorm", "swiglu": "SwiGLU", "gelu": "GELU MLP",
     "moe": "mixture of experts", "rope": "RoPE", "learned": "learned",
+    "geglu": "GeGLU", "alibi": "ALiBi", "mha": "multi-head attention", "mla": "multi-head latent attention",
+    "pre": "pre-norm", "post": "post-norm", "sandwich": "sandwich norms", "shared": "one norm for both",
+    "sequential": "sequential", "parallel": "parallel", "head": "per head", "full": "over all heads",
+    "rope_tables": "per-block RoPE tables", "model": "as the reference registers them",
+    "per_layer_type": "one set per attention type",
 }
 
 

@@ -22,24 +22,26 @@ from .escape import visible
 from .formatting import expr_latex, expr_text, fmt_decimal, tree_lines
 from .latex import expr_tex
 from ..accounting.editions import DEFAULT_EDITION
-from .sheets import CONVENTIONS, SHEETS, get_sheet
+from .sheets import CONVENTIONS, GENERIC_SHEET, SHEETS, get_sheet
 from .sheets.common import bytes_summary, sheet_text
 
 MAX_STEM = 120  # longer file stems end in a hash of the whole (file systems allow 255 bytes)
 
 
 def file_stem(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None,
-              edition: str | None = None, detail: str = "full") -> str:
-    """`sheet-config1-config2[-edition-YEAR][-brief][-key-value...]`, safe as a file name, a Markdown link and an
-    \\input path (a config may be called `meta-llama/Llama-2-7b` or `my model #1`). Overrides (--set), another
-    edition than the default and the brief detail level are part of the name, so a run with
-    `--set context_length=16384` or `--edition 2026` does not replace the default run's files."""
+              window: str = "full", edition: str | None = None, detail: str = "full") -> str:
+    """`sheet-config1-config2[-edition-YEAR][-brief][-key-value...][-window-band]`, safe as a file name, a
+    Markdown link and an \\input path (a config may be called `meta-llama/Llama-2-7b` or `my model #1`).
+    Overrides (--set), a non-default window convention, another edition than the default and the brief detail
+    level are part of the name, so a run with `--set context_length=16384` or `--edition 2026` does not replace
+    the default run's files."""
     parts = [name, *(c.name for c in configs)]
     if edition is not None and edition != DEFAULT_EDITION:
         parts.append(f"edition-{Path(edition).stem}")
     if detail != "full":
         parts.append(detail)
     parts += [f"{k}-{v}" for k, v in sorted((overrides or {}).items())]
+    parts += [f"window-{window}"] if window != "full" else []
     stem = re.sub(r"[^A-Za-z0-9.+-]+", "-", "-".join(parts)).strip("-.") or name
     if len(stem) > MAX_STEM:
         digest = hashlib.sha256(stem.encode("utf-8")).hexdigest()[:10]
@@ -53,18 +55,25 @@ def sheet_formats(name: str, formats: Sequence[str] = FORMATS) -> list[str]:
 
 
 def sheet_context(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None,
-                  stem: str | None = None, fragment: bool = False, edition: str | None = None,
-                  detail: str = "full") -> dict[str, Any]:
-    """The context every template of sheet `name` gets (the built-in ones and a user's --template). `edition`
-    and `detail` are for the sheets that answer a handout edition's questions; another sheet refuses them."""
+                  stem: str | None = None, fragment: bool = False, window: str = "full",
+                  edition: str | None = None, detail: str = "full") -> dict[str, Any]:
+    """The context every template of sheet `name` gets (the built-in ones and a user's --template).
+
+    window: the sliding-window convention, "full" (the square FlopCounterMode counts) or "band" (only the
+    pairs inside the window); only the model-accounting sheet has sliding-window layers. UsageError otherwise.
+    edition, detail: for the sheets that answer a handout edition's questions; another sheet refuses them."""
     sheet = get_sheet(name)
-    if sheet.editions:
+    if (edition is not None or detail != "full") and not sheet.editions:
+        option = "--edition" if edition is not None else "--detail"
+        known = ", ".join(n for n, s in SHEETS.items() if s.editions)
+        raise UsageError(f"{option}: sheet {name} answers no handout's questions (sheets that do: {known})")
+    if window != "full":
+        if name != GENERIC_SHEET:
+            raise UsageError(f"--window {window}: only the {GENERIC_SHEET} sheet has sliding-window layers")
+        context = sheet.build(list(configs), overrides or {}, window=window)
+    elif sheet.editions:
         context = sheet.build(list(configs), overrides or {}, edition=edition, detail=detail)
     else:
-        if edition is not None or detail != "full":
-            option = "--edition" if edition is not None else "--detail"
-            known = ", ".join(n for n, s in SHEETS.items() if s.editions)
-            raise UsageError(f"{option}: sheet {name} answers no handout's questions (sheets that do: {known})")
         context = sheet.build(list(configs), overrides or {})
     context.setdefault("conventions", CONVENTIONS)
     context.setdefault("text", sheet_text(name))
@@ -76,21 +85,22 @@ def sheet_context(name: str, configs: Sequence[ModelConfig] = (), overrides: Map
 
 
 def render_sheet(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None,
-                 fmt: str = "md", fragment: bool = False, edition: str | None = None, detail: str = "full") -> str:
+                 fmt: str = "md", fragment: bool = False, window: str = "full", edition: str | None = None,
+                 detail: str = "full") -> str:
     if fmt not in FORMATS:
         raise UsageError(f"--format: unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     if not template_exists(name, fmt):
         raise UsageError(f"--format {fmt}: sheet {name} has no {fmt} template")
-    stem = file_stem(name, configs, None, edition, detail)
-    return render(name, fmt, sheet_context(name, configs, overrides, stem, fragment, edition, detail))
+    stem = file_stem(name, configs, None, window, edition, detail)
+    return render(name, fmt, sheet_context(name, configs, overrides, stem, fragment, window, edition, detail))
 
 
 def sheet_files(name: str, configs: Sequence[ModelConfig], overrides: Mapping[str, Any] | None,
-                formats: Sequence[str], out_dir: Path, fragment: bool = False, edition: str | None = None,
-                detail: str = "full") -> list[tuple[Path, str | bytes]]:
+                formats: Sequence[str], out_dir: Path, fragment: bool = False, window: str = "full",
+                edition: str | None = None, detail: str = "full") -> list[tuple[Path, str | bytes]]:
     """Every file of a sheet, rendered (nothing written): the sheets, then the Markdown sheet's SVG charts."""
-    stem = file_stem(name, configs, overrides, edition, detail)
-    context = sheet_context(name, configs, overrides, stem, fragment, edition, detail)
+    stem = file_stem(name, configs, overrides, window, edition, detail)
+    context = sheet_context(name, configs, overrides, stem, fragment, window, edition, detail)
     files: list[tuple[Path, str | bytes]] = []
     for fmt in formats:
         if not template_exists(name, fmt):
@@ -109,7 +119,7 @@ def template_files(path: Path, name: str, configs: Sequence[ModelConfig], overri
     """A user's template rendered with sheet `name`'s context: [(OUT/TEMPLATE[-CONFIG...].FORMAT, text)]."""
     fmt = format_of(path)
     template_name = path.name[: -len(f".{fmt}.j2")] or "template"
-    stem = file_stem(template_name, configs, overrides, edition, detail)
+    stem = file_stem(template_name, configs, overrides, edition=edition, detail=detail)
     context = {**sheet_context(name, configs, overrides, stem, edition=edition, detail=detail),
                **template_context(name, configs, overrides, edition)}
     _, text = render_file(path, context)

@@ -56,63 +56,38 @@ def _require(module: str) -> Any:
         raise MissingDependency(f"derive verify needs {module}, which is not installed: {INSTALL_HINT}") from None
 
 
-def hf_model_spec(config: ModelConfig) -> tuple[str, dict[str, Any]] | None:
-    """The transformers model type and config kwargs that implement this architecture, or None."""
-    a = config
-    if a.norm == "layernorm" and a.ffn == "gelu" and a.positions == "learned" and a.bias \
-            and a.kv_heads == a.num_heads:
-        return "gpt2", dict(vocab_size=a.vocab_size, n_positions=a.context_length, n_embd=a.d_model,
-                            n_layer=a.num_layers, n_head=a.num_heads, n_inner=a.d_ff,
-                            tie_word_embeddings=a.tie_embeddings, bos_token_id=None, eos_token_id=None)
-    if a.norm != "rmsnorm" or a.positions != "rope" or a.ffn == "gelu":
-        return None
-    kw = dict(vocab_size=a.vocab_size, hidden_size=a.d_model, intermediate_size=a.d_ff,
-              num_hidden_layers=a.num_layers, num_attention_heads=a.num_heads, num_key_value_heads=a.kv_heads,
-              max_position_embeddings=a.context_length, tie_word_embeddings=a.tie_embeddings,
-              bos_token_id=None, eos_token_id=None, pad_token_id=None)
-    if a.ffn == "moe":
-        if a.bias or a.qkv_bias:
-            return None
-        return "mixtral", dict(kw, num_local_experts=a.n_experts, num_experts_per_tok=a.experts_per_token)
-    if a.bias:  # every linear biased (q, k, v, o and the MLP): Llama's attention_bias + mlp_bias
-        return "llama", dict(kw, attention_bias=True, mlp_bias=True)
-    if a.qkv_bias:
-        return "qwen2", kw
-    return ("mistral" if a.hf_model_type == "mistral" else "llama"), kw
-
-
-HF_CLASSES = {"gpt2": ("GPT2Config", "GPT2LMHeadModel"), "llama": ("LlamaConfig", "LlamaForCausalLM"),
-              "mistral": ("MistralConfig", "MistralForCausalLM"), "mixtral": ("MixtralConfig", "MixtralForCausalLM"),
-              "qwen2": ("Qwen2Config", "Qwen2ForCausalLM")}
-
-
 def build_reference(config: ModelConfig) -> tuple[str, Any, Callable[[Any], dict[str, Any]]]:
     """(description, model on meta, kwargs-for-forward builder)."""
-    torch = _require("torch")
+    _require("torch")
     if config.arch.is_assignment and not config.hf_model_type:
         from .reference import build_assignment
 
         model = build_assignment(**config.values())
         return "derive.verify.reference (PyTorch, assignment architecture)", model, lambda ids: {"ids": ids}
+    from .hf_models import EAGER_TYPES, MOE_TYPES, hf_model_spec
+
     spec = hf_model_spec(config)
     if spec is None:
         raise UsageError(
-            f"{config.name}: no reference implementation for norm={config.norm}, ffn={config.ffn}, "
-            f"positions={config.positions}, bias={config.bias} (supported: the assignment architecture, "
-            "GPT-2 style, Llama/Mistral/Qwen2 style, Mixtral style)")
+            f"{config.name}: no reference implementation for this combination of options (norm={config.norm}, "
+            f"ffn={config.ffn}, positions={config.positions}, attention={config.attention}, "
+            f"block_norms={config.block_norms}; supported: the assignment architecture and the transformers "
+            "model types derive reads, with their own options)")
     model_type, kwargs = spec
     transformers = _require("transformers")
-    config_cls, model_cls = (getattr(transformers, n) for n in HF_CLASSES[model_type])
-    hf_config = config_cls(**kwargs)
-    hf_config._attn_implementation = "sdpa"  # on meta: math decomposition, two full-square bmm (like eager)
-    if model_type == "mixtral":
-        # "grouped_mm" needs bf16 and "eager" loops over nonzero() of the routing mask (data dependent, fails
-        # on meta); "batched_mm" gathers the k chosen experts per token: shapes depend only on k.
+    torch = _require("torch")
+    hf_config = transformers.AutoConfig.for_model(model_type, **kwargs)
+    # on meta, sdpa is the math decomposition: two full-square bmm (like eager); gemma2 and gpt_oss need eager
+    hf_config._attn_implementation = "eager" if model_type in EAGER_TYPES else "sdpa"
+    if model_type in MOE_TYPES:
+        # "grouped_mm" is not counted by FlopCounterMode and "eager" loops over nonzero() of the routing mask
+        # (data dependent, fails on meta); "batched_mm" gathers the k chosen experts per token: shapes depend
+        # only on k.
         hf_config._experts_implementation = "batched_mm"
     with torch.device("meta"):
-        model = model_cls(hf_config).eval()
+        model = transformers.AutoModelForCausalLM.from_config(hf_config).eval()
     # use_cache=True: without a mask, use_cache=False makes transformers probe position_ids with .item()
-    return f"transformers {model_cls.__name__} (meta device)", model, \
+    return f"transformers {type(model).__name__} (meta device)", model, \
         lambda ids: {"input_ids": ids, "use_cache": True}
 
 

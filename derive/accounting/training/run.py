@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
@@ -10,7 +11,7 @@ from typing import Any
 
 import sympy
 
-from ...errors import UsageError
+from ...errors import UsageError, shown
 from ...model import symbols as sy
 from ...model.config import ArchOptions, ModelConfig
 from ...model.steps import Evaluated, evaluate, substitute
@@ -19,6 +20,9 @@ from ..account import substitution
 from ..hardware import Budget, Hardware, get_hardware, parse_budget
 from .activations import get_activation_set
 from .derivation import SECONDS_PER_DAY, Conventions, TrainingDerivation, max_batch_expr, training
+
+_MFU_TEXT = re.compile(r"[+]?(\d{1,50}(\.\d{0,50})?|\.\d{1,50})([eE][-+]?\d{1,3})?|\d{1,50}/\d{1,50}")
+MAX_SECONDS = Fraction(10) ** 300  # durations are rendered as floats (at most about 1.8e308)
 
 
 @lru_cache(maxsize=None)
@@ -34,13 +38,19 @@ def givens() -> dict[str, Any]:
 
 
 def parse_mfu(value: str | float | Fraction) -> Fraction:
-    """MFU as an exact fraction ('0.5' -> 1/2), in (0, 1]."""
+    """MFU as an exact fraction ('0.5' -> 1/2), in (0, 1].
+
+    Written as a decimal number, a fraction (1/3) or with an exponent of at most three digits (5e-1): an
+    exponent such as 1e-999999999 would make Fraction build a billion-digit power of ten."""
+    text = str(value).strip()
+    if not _MFU_TEXT.fullmatch(text):
+        raise UsageError(f"--mfu: expected a number in (0, 1] such as 0.5, got {shown(text)}")
     try:
-        frac = Fraction(str(value))
+        frac = Fraction(text)
     except (ValueError, ZeroDivisionError):
-        raise UsageError(f"--mfu: expected a number in (0, 1], got {value!r}") from None
+        raise UsageError(f"--mfu: expected a number in (0, 1], got {shown(text)}") from None
     if not 0 < frac <= 1:
-        raise UsageError(f"--mfu: expected a number in (0, 1], got {value!r}")
+        raise UsageError(f"--mfu: expected a number in (0, 1], got {shown(text)}")
     return frac
 
 
@@ -167,9 +177,15 @@ def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: 
         raise UsageError(f"--batch: must be a positive integer, got {batch}")
     if n_steps <= 0:
         raise UsageError(f"--steps: must be a positive integer, got {n_steps}")
-    return TrainAccounting(config, batch, n_steps, parse_budget(budget or g["budgets"][0]),
-                           get_hardware(hardware or g["hardware"]), parse_mfu(g["mfu"] if mfu is None else mfu),
-                           training(conventions, "assignment" if config.arch.is_assignment else config.arch))
+    t = TrainAccounting(config, batch, n_steps, parse_budget(g["budgets"][0] if budget is None else budget),
+                        get_hardware(g["hardware"] if hardware is None else hardware),
+                        parse_mfu(g["mfu"] if mfu is None else mfu),
+                        training(conventions, "assignment" if config.arch.is_assignment else config.arch))
+    # Durations are shown as floats: refuse givens whose time no float can hold (--mfu 1e-400, --steps 10^400).
+    if t.seconds(include_optimizer=True) > MAX_SECONDS:
+        raise UsageError(f"--mfu {shown(str(mfu if mfu is not None else g['mfu']))}, --steps {shown(n_steps)}: "
+                         "the training time exceeds 10^300 seconds, beyond what derive can show")
+    return t
 
 
 def train_report(t: TrainAccounting) -> dict[str, Any]:

@@ -1,0 +1,18 @@
+"""The thin click shell around derive.api: `main` is the `derive` command group.
+
+base.py holds the group (failures become exit statuses) and the options every command shares; each other
+module holds a few commands and registers them on the group when imported. Only derive.api and
+derive.errors are imported from the rest of derive, and only inside commands (so `derive --help` is fast).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import figures, sheets, tools, training  # noqa: F401  (each registers its commands on `main`)
+from .base import main
+
+__all__ = ["main"]
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
