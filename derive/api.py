@@ -389,10 +389,5 @@ def window_line(acc: Accounting) -> str | None:
     return window_note(acc)
 
 
-# --- issue 15: handout editions --------------------------------------------------------------------------------
-def editions() -> list[str]:
-    """The handout editions shipped in configs/editions (oldest first); DEFAULT_EDITION is the default."""
-    return edition_names()
-
-
-__all__ += ["DEFAULT_EDITION", "editions", "edition_names", "load_edition"]
+# issue 15: handout editions (edition_names(): the shipped ones, oldest first; load_edition(name or path))
+__all__ += ["DEFAULT_EDITION", "edition_names", "load_edition"]

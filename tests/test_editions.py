@@ -58,7 +58,7 @@ def _write(tmp_path: Path, data: dict, name: str = "tiny.yaml") -> Path:
 
 
 def test_shipped_editions_are_named_as_their_files():
-    names = api.editions()
+    names = api.edition_names()
     assert names == ["2024", "2025", "2026"] and api.DEFAULT_EDITION == "2025"
     for name in names:
         ed = api.load_edition(name)
@@ -68,7 +68,7 @@ def test_shipped_editions_are_named_as_their_files():
 
 def test_catalog_lists_what_ships_without_sympy():
     names = derive.catalog()
-    assert names["editions"] == api.editions() and names["default_edition"] == api.DEFAULT_EDITION
+    assert names["editions"] == api.edition_names() and names["default_edition"] == api.DEFAULT_EDITION
     assert names["sheets"] == sorted(SHEETS)
 
 
