@@ -187,3 +187,17 @@ def test_a_template_of_your_own_gets_the_editions_model(tmp_path):
                                        "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "appendix-edition-2026.tex").read_text() == "P=1640452800 edition=2026 parts=5\n"
+
+
+def test_an_assumption_that_does_not_fit_the_config_is_one_line(tmp_path):
+    """2026 (a) assumes d_ff = 8/3 d_model: one layer of 1,024 x 1,024 gives 56/3 x 1,024 x 1,024 activation
+    elements, not a whole number (computed by hand), so the sheet says so instead of printing a fraction."""
+    assert (56 * 1024 * 1024) % 3 != 0
+    path = tmp_path / "odd.yaml"
+    path.write_text("name: odd\nvocab_size: 1000\ncontext_length: 1024\nnum_layers: 1\nd_model: 1024\n"
+                    "num_heads: 16\nd_ff: 2752\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["sheet", str(path), "--edition", "2026", "--sheet", "adamw-accounting",
+                                       "--out", str(out)])
+    assert result.exit_code == 2 and "not a whole number" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not out.exists()

@@ -95,8 +95,8 @@ def assumed_instantiation(t: TrainAccounting, config: ModelConfig, rule: DffRule
     for name, value in (("activation elements per sequence", total), ("parameters", params), ("a", a), ("b", b)):
         if value.denominator != 1:
             raise UsageError(f"--sheet adamw-accounting: with d_ff = {rule.multiplier} x d_model = "
-                             f"{fmt_fraction(rule.exact(config.d_model))}, {config.name} has {_fmt(value)} {name}, "
-                             "not a whole number; give a config where the problem's d_ff is whole")
+                             f"{fmt_fraction(rule.exact(config.d_model))}, {config.name} would have {_fmt(value)} "
+                             f"{name}, not a whole number: the problem's assumption does not fit this config")
     if a != FP32_BYTES * total:
         raise AssertionError("a is not the bytes of one sequence's activations")
     return {"rows": rows, "total": int(total), "total_text": " + ".join(r["value_text"] for r in rows),
