@@ -18,3 +18,13 @@ def __getattr__(name: str):
 
         return getattr(api, name)
     raise AttributeError(f"module 'derive' has no attribute {name!r}")
+
+
+def catalog() -> dict[str, object]:
+    """The answer sheets and handout editions that ship with derive, read from the package's files without
+    importing sympy (what `derive sheet --help` lists): {"sheets": [...], "editions": [...], "default_edition"}."""
+    from .resources import DEFAULT_EDITION, editions_dir, templates_dir
+
+    sheets = sorted(p.name[: -len(".md.j2")] for p in templates_dir().glob("*.md.j2") if not p.name.startswith("_"))
+    editions = sorted(p.stem for p in editions_dir().glob("*.yaml"))
+    return {"sheets": sheets, "editions": editions, "default_edition": DEFAULT_EDITION}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .accounting.account import DTYPE_BYTES, Accounting, account, window_note
+from .accounting.editions import DEFAULT_EDITION, edition_names, load_edition
 from .model.architectures import Derivation, derivation
 from .model.config import ModelConfig, load_config, parse_overrides, preset_names
 from .model.steps import Evaluated
@@ -35,27 +36,40 @@ __all__ = [
 ]
 
 
-def load_configs(specs: Sequence[str], overrides: Mapping[str, Any] | None = None) -> list[ModelConfig]:
-    return [load_config(spec, overrides) for spec in specs]
+def load_configs(specs: Sequence[str], overrides: Mapping[str, Any] | None = None,
+                 edition: str | None = None) -> list[ModelConfig]:
+    """Presets, YAML files or config.json files; with an `edition`, its own models (the 2026 handout's gpt2-xl
+    has d_ff 4,288) come before the presets of the same name."""
+    if edition is None:
+        return [load_config(spec, overrides) for spec in specs]
+    ed = load_edition(edition)
+    return [ed.config(spec, overrides) if spec in ed.models else load_config(spec, overrides) for spec in specs]
 
 
 def sheet_context(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
-                  overrides: Mapping[str, Any] | None = None, window: str = "full") -> dict[str, Any]:
+                  overrides: Mapping[str, Any] | None = None, window: str = "full", *, edition: str | None = None,
+                  detail: str = "full") -> dict[str, Any]:
     """The context sheet `name`'s templates get (derive.render.publish.sheet_context); window: the
-    sliding-window convention (full square or band), for the model-accounting sheet."""
-    return publish.sheet_context(name, configs, overrides, window=window)
+    sliding-window convention (full square or band), for the model-accounting sheet; edition, detail: as for
+    render_sheet."""
+    return publish.sheet_context(name, configs, overrides, window=window, edition=edition, detail=detail)
 
 
 def render_sheet(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
                  overrides: Mapping[str, Any] | None = None, fmt: str = "md", fragment: bool = False,
-                 window: str = "full") -> str:
-    """One sheet as text: fmt md, tex or html (fragment: LaTeX without preamble, for \\input{})."""
-    return publish.render_sheet(name, configs, overrides, fmt, fragment, window)
+                 window: str = "full", *, edition: str | None = None, detail: str = "full") -> str:
+    """One sheet as text: fmt md, tex or html (fragment: LaTeX without preamble, for \\input{}).
+
+    edition: the handout whose questions the transformer- and adamw-accounting sheets answer (`2024`, `2025`,
+    `2026` or a YAML file; None: 2025); detail: `full` (every listing) or `brief` (each part's derivation and
+    answer). UsageError for an unknown edition or level, or for either given to a sheet without editions."""
+    return publish.render_sheet(name, configs, overrides, fmt, fragment, window, edition=edition, detail=detail)
 
 
-def file_stem(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None) -> str:
+def file_stem(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None, *,
+              edition: str | None = None, detail: str = "full") -> str:
     """The file name stem of a sheet's outputs (derive.render.publish.file_stem)."""
-    return publish.file_stem(name, configs, overrides)
+    return publish.file_stem(name, configs, overrides, edition=edition, detail=detail)
 
 
 class WrittenFiles(list):
@@ -74,12 +88,15 @@ def _write_all(files: list[tuple[Path, str | bytes]]) -> WrittenFiles:
 
 def write_sheets(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
                  overrides: Mapping[str, Any] | None = None, formats: Iterable[str] | None = None,
-                 out_dir: str | Path = "build", fragment: bool = False, window: str = "full") -> WrittenFiles:
+                 out_dir: str | Path = "build", fragment: bool = False, window: str = "full", *,
+                 edition: str | None = None, detail: str = "full") -> WrittenFiles:
     """Render every format (and the Markdown sheet's SVG charts) first, then write all files or none.
 
-    formats None: every format the sheet has a template for (md, tex, html); naming one it lacks is an error."""
+    formats None: every format the sheet has a template for (md, tex, html); naming one it lacks is an error.
+    edition, detail: as for render_sheet."""
     chosen = publish.sheet_formats(name) if formats is None else list(formats)
-    return _write_all(publish.sheet_files(name, configs, overrides, chosen, Path(out_dir), fragment, window))
+    return _write_all(publish.sheet_files(name, configs, overrides, chosen, Path(out_dir), fragment, window,
+                                          edition=edition, detail=detail))
 
 
 def tree_json(node: Evaluated) -> dict[str, Any]:
@@ -164,12 +181,15 @@ def training_conventions(**switches: Any):
     return Conventions(**switches)
 
 
-def default_sheet_for(configs: Sequence[ModelConfig]) -> str:
+def default_sheet_for(configs: Sequence[ModelConfig], edition: str | None = None) -> str:
     """The assignment's sheet for the homework's models; the generic model-accounting sheet for any other.
 
-    The rule: every config has the assignment architecture AND did not come from a Hugging Face config.json
-    (Llama-2-7B happens to have the assignment architecture, but it is a released model, not the homework)."""
-    homework = all(c.arch.is_assignment and not c.hf_model_type for c in configs)
+    The rule: every config has the handout edition's architecture (2025, the default: the assignment
+    architecture) AND did not come from a Hugging Face config.json (Llama-2-7B happens to have the assignment
+    architecture, but it is a released model, not the homework)."""
+    arch = load_edition(edition).arch if edition is not None else None
+    homework = all((c.arch == arch if arch is not None else c.arch.is_assignment) and not c.hf_model_type
+                   for c in configs)
     return DEFAULT_SHEET if homework else GENERIC_SHEET
 
 
@@ -301,7 +321,7 @@ def conventions_text(acc) -> str:
 # --- issue 14: user templates, the template context, notebook displays ---------------------------------------
 def write_template(template: str | Path, name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
                    overrides: Mapping[str, Any] | None = None, out_dir: str | Path = "build",
-                   fmt: str = "all") -> WrittenFiles:
+                   fmt: str = "all", *, edition: str | None = None, detail: str = "full") -> WrittenFiles:
     """`derive sheet --template FILE.j2`: render a user's template with sheet `name`'s context and the
     documented keys of template_context(); the format (md, tex, html) comes from the file name."""
     from .errors import UsageError
@@ -310,7 +330,7 @@ def write_template(template: str | Path, name: str = DEFAULT_SHEET, configs: Seq
     path = Path(template)
     if fmt != "all" and fmt != format_of(path):
         raise UsageError(f"--format {fmt}: the template {escape_terminal(path.name)} makes {format_of(path)}")
-    return _write_all(publish.template_files(path, name, configs, overrides, Path(out_dir)))
+    return _write_all(publish.template_files(path, name, configs, overrides, Path(out_dir), edition, detail))
 
 
 def template_context(name: str = DEFAULT_SHEET, configs: Sequence[ModelConfig] = (),
@@ -367,3 +387,7 @@ def defaults_line(config: ModelConfig) -> str | None:
 def window_line(acc: Accounting) -> str | None:
     """The sliding-window convention of a config with sliding layers, or None."""
     return window_note(acc)
+
+
+# issue 15: handout editions (edition_names(): the shipped ones, oldest first; load_edition(name or path))
+__all__ += ["DEFAULT_EDITION", "edition_names", "load_edition"]

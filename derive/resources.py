@@ -26,3 +26,11 @@ def configs_dir() -> Path:
 
 def templates_dir() -> Path:
     return _package_dir("derive.templates", "templates")
+
+
+# Handout editions (configs/editions/YEAR.yaml): which one a sheet answers when none is named.
+DEFAULT_EDITION = "2025"
+
+
+def editions_dir() -> Path:
+    return configs_dir() / "editions"

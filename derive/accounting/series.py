@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import sympy
 
-from ..model.architectures import GROUP_LABELS, derivation
+from ..model.architectures import GROUP_LABELS, derivation, derivation_for
 from ..model.config import ModelConfig
 from ..model.symbols import SYMBOLS
 from .account import Accounting, account
@@ -58,9 +58,11 @@ def _is_monomial(expr: sympy.Expr) -> bool:
 
 
 def crossover(config: ModelConfig, over: str = "attention_scores", under: str = "ffn",
-              architecture: str = "assignment") -> Crossover:
-    """Solve groups[over] == groups[under] for seq_len with sympy; the one positive root."""
-    groups = derivation(architecture).forward_groups
+              architecture: str | None = None) -> Crossover:
+    """Solve groups[over] == groups[under] for seq_len with sympy; the one positive root. The groups are those
+    of the config's own architecture (a GELU MLP crosses over at d_ff, SwiGLU at 3 d_ff / 2) unless a named
+    `architecture` is given."""
+    groups = (derivation(architecture) if architecture else derivation_for(config)).forward_groups
     S = SYMBOLS["seq_len"]
     eq = sympy.Eq(groups[over], groups[under])
     roots = [r for r in _solve_for(eq, S) if r.is_positive is not False and r != 0]

@@ -4,10 +4,26 @@ from __future__ import annotations
 
 import click
 
-from .base import _echo_json, json_option, main, set_option
+from .base import DeriveCommand, _echo_json, json_option, main, set_option
 
 
-@main.command()
+class SheetCommand(DeriveCommand):
+    """`derive sheet --help` ends with the sheets and handout editions that ship (read from files: no sympy)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from .. import catalog
+
+        names = catalog()
+        default = names["default_edition"]
+        for title, items in (("Sheets (--sheet)", names["sheets"]),
+                             ("Editions (--edition)", [f"{e} (default)" if e == default else e
+                                                       for e in names["editions"]])):
+            with formatter.section(title):
+                formatter.write_text("\b\n" + "\n".join(items))  # \b: one per line, never re-wrapped
+        super().format_epilog(ctx, formatter)
+
+
+@main.command(cls=SheetCommand)
 @click.argument("configs", nargs=-1, metavar="[CONFIG ...]")
 @click.option("--sheet", "sheet_name", default=None,
               help="Which answer sheet to render (default: transformer-accounting for the assignment "
@@ -24,8 +40,14 @@ from .base import _echo_json, json_option, main, set_option
 @set_option
 @click.option("--window", type=click.Choice(["full", "band"]), default="full", show_default=True,
               help="Sliding-window layers (model-accounting sheet): full square, or only the band in the window.")
+@click.option("--edition", default=None, metavar="YEAR|FILE.yaml",
+              help="The CS336 handout whose questions the transformer- and adamw-accounting sheets answer (its "
+                   "models, d_ff rules and givens); a year listed below or an edition file of your own.")
+@click.option("--detail", type=click.Choice(["full", "brief"]), default="full", show_default=True,
+              help="full: every listing; brief: each part's derivation and answer, to hand in.")
 def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, sets: tuple[str, ...],
-          fragment: bool = False, template: str | None = None, window: str = "full") -> None:
+          fragment: bool = False, template: str | None = None, window: str = "full", edition: str | None = None,
+          detail: str = "full") -> None:
     """Render an answer sheet (Markdown with SVG charts, LaTeX, HTML with MathML) into OUT.
 
     With no CONFIG, the default sheet: the transformer-accounting problem for the GPT-2 XL shape, with
@@ -36,15 +58,16 @@ def sheet(configs: tuple[str, ...], sheet_name: str, fmt: str, out_dir: str, set
     from .. import api
 
     overrides = api.parse_overrides(sets)
-    loaded = api.load_configs(configs, overrides)
+    loaded = api.load_configs(configs, overrides, edition)
     if sheet_name is None:
-        sheet_name = api.default_sheet_for(loaded)
+        sheet_name = api.default_sheet_for(loaded, edition)
     if template is not None:
-        written = api.write_template(template, sheet_name, loaded, overrides, out_dir, fmt)
+        written = api.write_template(template, sheet_name, loaded, overrides, out_dir, fmt, edition=edition,
+                                     detail=detail)
     else:
         formats = None if fmt == "all" else (fmt,)
         written = api.write_sheets(sheet_name, loaded, overrides, formats, out_dir, fragment=fragment,
-                                   window=window)
+                                   window=window, edition=edition, detail=detail)
     for path in written:
         note = " (replaced the file of that name)" if path in written.replaced else ""
         click.echo(f"wrote {api.escape_terminal(str(path))}{note}")

@@ -302,20 +302,27 @@ def load_config(spec: str | Path, overrides: Mapping[str, Any] | None = None) ->
     if data is None:
         raise ConfigError(source, None, "file is empty")
     config = _validate(data, source, default_name, hf_model_type, hf_defaults)
-    if overrides:
-        for key in overrides:
-            if key not in ALL_KEYS and key not in KEY_ALIASES:
-                hint = " or a field of this model type's config.json" if hf_model_type else ""
-                raise ConfigError("--set", key, f"unknown key (known keys: {', '.join(ALL_KEYS)}{hint})")
-        mapping = _as_mapping(config)
-        for alias, key in KEY_ALIASES.items():
-            if alias in overrides:
-                mapping.pop(key, None)
-        merged = {**mapping, **overrides}
-        if "d_ff" in overrides and "d_ff_source" not in overrides:
-            merged["d_ff_source"] = "set on the command line"
-        config = _validate(merged, f"{source} (with --set)", default_name, hf_model_type, hf_defaults)
-    return config
+    return apply_overrides(config, overrides, source, default_name)
+
+
+def apply_overrides(config: ModelConfig, overrides: Mapping[str, Any] | None, source: str | None = None,
+                    default_name: str | None = None) -> ModelConfig:
+    """`config` with --set values merged in and validated again (a changed d_ff says it was set by hand)."""
+    if not overrides:
+        return config
+    for key in overrides:
+        if key not in ALL_KEYS and key not in KEY_ALIASES:
+            hint = " or a field of this model type's config.json" if config.hf_model_type else ""
+            raise ConfigError("--set", key, f"unknown key (known keys: {', '.join(ALL_KEYS)}{hint})")
+    mapping = _as_mapping(config)
+    for alias, key in KEY_ALIASES.items():
+        if alias in overrides:
+            mapping.pop(key, None)
+    merged = {**mapping, **overrides}
+    if "d_ff" in overrides and "d_ff_source" not in overrides:
+        merged["d_ff_source"] = "set on the command line"
+    return _validate(merged, f"{source or config.source or config.name} (with --set)", default_name or config.name,
+                     config.hf_model_type, config.hf_defaults)
 
 
 def _as_mapping(config: ModelConfig) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from ..accounting.account import Accounting, account
 from ..accounting.series import GROUP_SHORT, context_lengths, context_series, crossover
 from ..errors import UsageError
-from ..model.architectures import GROUP_LABELS
+from ..model.architectures import GROUP_LABELS, derivation_for
 from ..model.config import ModelConfig, load_config
 from .environment import TeX, environment
 from .formatting import expr_text, fmt_int
@@ -30,11 +30,18 @@ MISSING_MATPLOTLIB = ("matplotlib is not installed (pip install 'matplotlib>=3.7
                       "checkout with the plots extra: pip install '.[plots]')")
 
 
+def _labels(config: ModelConfig) -> dict[str, str]:
+    """Group labels of the config's architecture (the feed-forward says SwiGLU or GELU MLP)."""
+    labels = derivation_for(config).group_labels
+    return {g: labels.get(g, GROUP_LABELS[g]) for g in GROUP_LABELS}
+
+
 def shares_data(accs: list[Accounting]) -> dict[str, Any]:
     """Percent of forward FLOPs per group for each model (floats: rendered only)."""
+    labels = _labels(accs[0].config)
     return {
         "models": [a.config.name for a in accs],
-        "series": [{"group": g, "label": GROUP_SHORT[g], "long_label": GROUP_LABELS[g],
+        "series": [{"group": g, "label": GROUP_SHORT[g], "long_label": labels[g],
                     "values": [round(float(a.shares[g]) * 100, 3) for a in accs]} for g in GROUP_LABELS],
     }
 
@@ -43,11 +50,12 @@ def context_data(config: ModelConfig) -> dict[str, Any]:
     cross = crossover(config)
     points = context_series(config, context_lengths(config, cross))
     lengths = [p.context_length for p in points]
+    labels = _labels(config)
     return {
         "model": config.name,
         "lengths": lengths,
         "flops": [float(p.forward_flops) for p in points],
-        "series": [{"group": g, "label": GROUP_SHORT[g], "long_label": GROUP_LABELS[g],
+        "series": [{"group": g, "label": GROUP_SHORT[g], "long_label": labels[g],
                     "values": [round(float(p.shares[g]) * 100, 3) for p in points]} for g in GROUP_LABELS],
         "crossover": {
             "expr_text": expr_text(cross.expr),

@@ -23,7 +23,7 @@ SYMBOL_NAMES = frozenset(d.name for d in SYMBOL_DEFS) | {"d_k"}
 GREEK = {"alpha": "\u03b1", "beta": "\u03b2", "gamma": "\u03b3", "lambda": "\u03bb", "theta": "\u03b8",
          "eps": "\u03b5", "epsilon": "\u03b5", "mu": "\u03bc", "sigma": "\u03c3", "eta": "\u03b7"}
 GREEK_TEX = {"eps": "epsilon"}
-FUNCTIONS = frozenset(("softmax", "sqrt", "exp", "log", "max", "min", "floor", "ceil"))
+FUNCTIONS = frozenset(("softmax", "sqrt", "exp", "log", "max", "min", "floor", "ceil", "round"))
 # operator: (LaTeX, MathML text, needs spaces around it to be an operator rather than a hyphen or slash)
 OPERATORS = {"x": (r"\times", "\u00d7", True), "*": (r"\cdot", "\u22c5", False), "@": (r"\mathbin{@}", "@", False),
              "=": ("=", "=", False), "+": ("+", "+", False), "-": ("-", "\u2212", True), "/": ("/", "/", True),

@@ -21,19 +21,25 @@ from .environment import FORMATS, SUFFIXES, TeX, format_of, render, render_file,
 from .escape import visible
 from .formatting import expr_latex, expr_text, fmt_decimal, tree_lines
 from .latex import expr_tex
-from .sheets import CONVENTIONS, GENERIC_SHEET, get_sheet
+from ..accounting.editions import DEFAULT_EDITION
+from .sheets import CONVENTIONS, GENERIC_SHEET, SHEETS, get_sheet
 from .sheets.common import bytes_summary, sheet_text
 
 MAX_STEM = 120  # longer file stems end in a hash of the whole (file systems allow 255 bytes)
 
 
 def file_stem(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None,
-              window: str = "full") -> str:
-    """`sheet-config1-config2[-key-value...][-window-band]`, safe as a file name, a Markdown link and an \\input
-    path (a config may be called `meta-llama/Llama-2-7b` or `my model #1`). Overrides (--set) and a non-default
-    window convention are part of the name, so a run with `--set context_length=16384` does not replace the
-    default run's files."""
+              window: str = "full", edition: str | None = None, detail: str = "full") -> str:
+    """`sheet-config1-config2[-edition-YEAR][-brief][-key-value...][-window-band]`, safe as a file name, a
+    Markdown link and an \\input path (a config may be called `meta-llama/Llama-2-7b` or `my model #1`).
+    Overrides (--set), a non-default window convention, another edition than the default and the brief detail
+    level are part of the name, so a run with `--set context_length=16384` or `--edition 2026` does not replace
+    the default run's files."""
     parts = [name, *(c.name for c in configs)]
+    if edition is not None and edition != DEFAULT_EDITION:
+        parts.append(f"edition-{Path(edition).stem}")
+    if detail != "full":
+        parts.append(detail)
     parts += [f"{k}-{v}" for k, v in sorted((overrides or {}).items())]
     parts += [f"window-{window}"] if window != "full" else []
     stem = re.sub(r"[^A-Za-z0-9.+-]+", "-", "-".join(parts)).strip("-.") or name
@@ -49,16 +55,24 @@ def sheet_formats(name: str, formats: Sequence[str] = FORMATS) -> list[str]:
 
 
 def sheet_context(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None,
-                  stem: str | None = None, fragment: bool = False, window: str = "full") -> dict[str, Any]:
+                  stem: str | None = None, fragment: bool = False, window: str = "full",
+                  edition: str | None = None, detail: str = "full") -> dict[str, Any]:
     """The context every template of sheet `name` gets (the built-in ones and a user's --template).
 
     window: the sliding-window convention, "full" (the square FlopCounterMode counts) or "band" (only the
-    pairs inside the window); only the model-accounting sheet has sliding-window layers. UsageError otherwise."""
+    pairs inside the window); only the model-accounting sheet has sliding-window layers. UsageError otherwise.
+    edition, detail: for the sheets that answer a handout edition's questions; another sheet refuses them."""
     sheet = get_sheet(name)
+    if (edition is not None or detail != "full") and not sheet.editions:
+        option = "--edition" if edition is not None else "--detail"
+        known = ", ".join(n for n, s in SHEETS.items() if s.editions)
+        raise UsageError(f"{option}: sheet {name} answers no handout's questions (sheets that do: {known})")
     if window != "full":
         if name != GENERIC_SHEET:
             raise UsageError(f"--window {window}: only the {GENERIC_SHEET} sheet has sliding-window layers")
         context = sheet.build(list(configs), overrides or {}, window=window)
+    elif sheet.editions:
+        context = sheet.build(list(configs), overrides or {}, edition=edition, detail=detail)
     else:
         context = sheet.build(list(configs), overrides or {})
     context.setdefault("conventions", CONVENTIONS)
@@ -71,28 +85,29 @@ def sheet_context(name: str, configs: Sequence[ModelConfig] = (), overrides: Map
 
 
 def render_sheet(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None,
-                 fmt: str = "md", fragment: bool = False, window: str = "full") -> str:
+                 fmt: str = "md", fragment: bool = False, window: str = "full", edition: str | None = None,
+                 detail: str = "full") -> str:
     if fmt not in FORMATS:
         raise UsageError(f"--format: unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     if not template_exists(name, fmt):
         raise UsageError(f"--format {fmt}: sheet {name} has no {fmt} template")
-    stem = file_stem(name, configs, None, window)
-    return render(name, fmt, sheet_context(name, configs, overrides, stem, fragment, window))
+    stem = file_stem(name, configs, None, window, edition, detail)
+    return render(name, fmt, sheet_context(name, configs, overrides, stem, fragment, window, edition, detail))
 
 
 def sheet_files(name: str, configs: Sequence[ModelConfig], overrides: Mapping[str, Any] | None,
-                formats: Sequence[str], out_dir: Path, fragment: bool = False,
-                window: str = "full") -> list[tuple[Path, str | bytes]]:
+                formats: Sequence[str], out_dir: Path, fragment: bool = False, window: str = "full",
+                edition: str | None = None, detail: str = "full") -> list[tuple[Path, str | bytes]]:
     """Every file of a sheet, rendered (nothing written): the sheets, then the Markdown sheet's SVG charts."""
-    stem = file_stem(name, configs, overrides, window)
-    context = sheet_context(name, configs, overrides, stem, fragment, window)
+    stem = file_stem(name, configs, overrides, window, edition, detail)
+    context = sheet_context(name, configs, overrides, stem, fragment, window, edition, detail)
     files: list[tuple[Path, str | bytes]] = []
     for fmt in formats:
         if not template_exists(name, fmt):
             raise UsageError(f"--format {fmt}: sheet {name} has no {fmt} template")
         suffix = "-fragment.tex" if fmt == "tex" and fragment else SUFFIXES[fmt]
         files.append((out_dir / f"{stem}{suffix}", render(name, fmt, context)))
-    if "md" in formats and "shares_plot" in context:
+    if "md" in formats and "shares_plot" in context and context.get("full", True):
         names = context["plot_files"]
         files.append((out_dir / names["shares"], chart_svg("shares", context["shares_plot"])))
         files.append((out_dir / names["context"], chart_svg("context", context["context_plot"])))
@@ -100,12 +115,13 @@ def sheet_files(name: str, configs: Sequence[ModelConfig], overrides: Mapping[st
 
 
 def template_files(path: Path, name: str, configs: Sequence[ModelConfig], overrides: Mapping[str, Any] | None,
-                   out_dir: Path) -> list[tuple[Path, str]]:
+                   out_dir: Path, edition: str | None = None, detail: str = "full") -> list[tuple[Path, str]]:
     """A user's template rendered with sheet `name`'s context: [(OUT/TEMPLATE[-CONFIG...].FORMAT, text)]."""
     fmt = format_of(path)
     template_name = path.name[: -len(f".{fmt}.j2")] or "template"
-    stem = file_stem(template_name, configs, overrides)
-    context = {**sheet_context(name, configs, overrides, stem), **template_context(name, configs, overrides)}
+    stem = file_stem(template_name, configs, overrides, edition=edition, detail=detail)
+    context = {**sheet_context(name, configs, overrides, stem, edition=edition, detail=detail),
+               **template_context(name, configs, overrides, edition)}
     _, text = render_file(path, context)
     return [(out_dir / f"{stem}{SUFFIXES[fmt]}", text)]
 
@@ -160,13 +176,21 @@ def accounting_view(acc: Accounting) -> dict[str, Any]:
     }
 
 
-def template_context(name: str, configs: Sequence[ModelConfig], overrides: Mapping[str, Any] | None = None
-                     ) -> dict[str, Any]:
+def template_context(name: str, configs: Sequence[ModelConfig], overrides: Mapping[str, Any] | None = None,
+                     edition: str | None = None) -> dict[str, Any]:
     """The documented context of a user's template (and what `derive context --json` prints): `accounting`
-    (the first config), `accountings` (every config), `configs`, `sheet`, `conventions`."""
+    (the first config), `accountings` (every config), `configs`, `sheet`, `conventions`. Without configs:
+    gpt2-xl, or with an `edition` the model its problem is about (the 2026 handout's gpt2-xl has d_ff 4,288)."""
+    from ..accounting.editions import load_edition
     from ..model.config import load_config
 
-    loaded = list(configs) or [load_config("gpt2-xl", overrides)]
+    if configs:
+        loaded = list(configs)
+    elif edition is not None and get_sheet(name).editions:
+        ed = load_edition(edition)
+        loaded = [ed.config(ed.adamw.model if name == "adamw-accounting" else ed.transformer.subject, overrides)]
+    else:
+        loaded = [load_config("gpt2-xl", overrides)]
     accs = [account(c) for c in loaded]
     from .. import __version__
 

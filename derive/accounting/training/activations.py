@@ -13,6 +13,7 @@ from functools import lru_cache
 from ...errors import UsageError
 from ...model.architectures import DFF, B, D, H, L, T, V
 from ...model.components import repeat, total
+from ...model.config import ArchOptions
 from ...model.steps import Dim, Step
 
 THREE = Dim.const(3)
@@ -38,6 +39,7 @@ class ActivationSet:
     description: str
     block: tuple[Activation, ...]
     final: tuple[Activation, ...]
+    arch: ArchOptions = ArchOptions()  # the architecture whose block these tensors describe
 
 
 def _a(key: str, title: str, factors: tuple[Dim, ...], description: str) -> Activation:
@@ -55,6 +57,8 @@ W1 = _a("w1", "w1_matmul", (B, T, DFF), "W1 x (the SiLU input)")
 W3 = _a("w3", "w3_matmul", (B, T, DFF), "W3 x (multiplies the gate)")
 SILU = _a("silu", "silu", (B, T, DFF), "SiLU(W1 x)")
 GATED = _a("gated", "gated_product", (B, T, DFF), "SiLU(W1 x) * W3 x (the W2 input)")
+W1_GELU = _a("w1_gelu", "w1_matmul", (B, T, DFF), "W1 x (the GELU input)")
+GELU = _a("gelu", "gelu", (B, T, DFF), "GELU(W1 x) (the W2 input of a GELU feed-forward)")
 W2 = _a("w2", "w2_matmul", (B, T, D), "W2 output (feed-forward output)")
 FINAL = (
     _a("final_norm", "final_rms_norm", (B, T, D), "final RMSNorm output"),
@@ -75,6 +79,28 @@ ACTIVATION_SETS: dict[str, ActivationSet] = {
 }
 DEFAULT_ACTIVATIONS = "problem"
 RECOMPUTE = ("none", "full")
+# Every tensor a list may name (a handout edition's activation list is keys of this catalog).
+CATALOG: dict[str, Activation] = {a.key: a for a in (*ATTENTION, FFN_NORM, W1, W3, SILU, GATED, W1_GELU, GELU, W2, *FINAL)}
+
+
+def activation_set_for(name: str, description: str, block: tuple[str, ...], final: tuple[str, ...],
+                       arch: ArchOptions = ArchOptions()) -> str:
+    """The name of the set that counts exactly these catalog tensors: an existing set's name when one matches
+    (the 2025 handout's list is `problem`), else `name`, registered here with `description` (a handout
+    edition's own list). Unknown keys raise KeyError naming the key."""
+    for key in (*block, *final):
+        if key not in CATALOG:
+            raise KeyError(key)
+    wanted = (block, final)
+    for existing in ACTIVATION_SETS.values():
+        if (tuple(a.key for a in existing.block), tuple(a.key for a in existing.final)) == wanted \
+                and existing.arch == arch:
+            return existing.name
+    if name in ACTIVATION_SETS:
+        raise ValueError(f"activation set {name!r} already counts other tensors")
+    ACTIVATION_SETS[name] = ActivationSet(name, description, tuple(CATALOG[k] for k in block),
+                                          tuple(CATALOG[k] for k in final), arch)
+    return name
 
 
 def get_activation_set(name: str) -> ActivationSet:

@@ -17,7 +17,8 @@ import sympy
 
 from ...errors import UsageError
 from ...model import symbols as sy
-from ...model.architectures import Derivation, derivation
+from ...model.architectures import Derivation, build, derivation
+from ...model.config import ArchOptions
 from ...model.components import TWO, matmul
 from ...model.steps import Dim, Step
 from ..conventions.facts import facts_of
@@ -175,8 +176,11 @@ class TrainingDerivation:
 
 
 @lru_cache(maxsize=None)
-def training(conventions: Conventions = Conventions(), architecture: str = "assignment") -> TrainingDerivation:
-    model = derivation(architecture)
+def training(conventions: Conventions = Conventions(), architecture: "str | ArchOptions" = "assignment"
+             ) -> TrainingDerivation:
+    """Training accounting of a named architecture or of any set of architecture options (a handout edition's
+    model: the 2024 one has a GELU feed-forward, learned positions and a tied lm_head)."""
+    model = build(architecture) if isinstance(architecture, ArchOptions) else derivation(architecture)
     full_forward = model.forward
     forward = halve_causal(full_forward) if conventions.causal else full_forward
     if conventions.backward == "exact":

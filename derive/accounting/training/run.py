@@ -11,31 +11,30 @@ from typing import Any
 
 import sympy
 
-from ...errors import ConfigError, UsageError, shown
+from ...errors import UsageError, shown
 from ...model import symbols as sy
 from ...model.config import ArchOptions, ModelConfig
-from ...model.reading import load_yaml, read_text
 from ...model.steps import Evaluated, evaluate, substitute
-from ...resources import configs_dir
 from ..display import Displayable, DisplayRow
 from ..account import substitution
 from ..hardware import Budget, Hardware, get_hardware, parse_budget
+from .activations import get_activation_set
 from .derivation import SECONDS_PER_DAY, Conventions, TrainingDerivation, max_batch_expr, training
 
-GIVENS_FILE = "_training.yaml"
 _MFU_TEXT = re.compile(r"[+]?(\d{1,50}(\.\d{0,50})?|\.\d{1,50})([eE][-+]?\d{1,3})?|\d{1,50}/\d{1,50}")
 MAX_SECONDS = Fraction(10) ** 300  # durations are rendered as floats (at most about 1.8e308)
 
 
 @lru_cache(maxsize=None)
 def givens() -> dict[str, Any]:
-    """The problem's givens (400K steps, batch 1,024, A100 fp32, 50% MFU, 80GB / 80GiB)."""
-    path = configs_dir() / GIVENS_FILE
-    data = load_yaml(read_text(path, str(path)), str(path))
-    for key in ("steps", "batch_size", "hardware", "mfu", "budgets"):
-        if key not in data:
-            raise ConfigError(str(path), key, "missing required key")
-    return data
+    """The problem's givens, the defaults of `derive train`: the default handout edition's adamw-accounting
+    (configs/editions/2025.yaml: 400K steps, batch 1,024, A100 fp32, 50% MFU, 80GB / 80GiB). Keys steps,
+    batch_size, hardware (a name in hardware.yaml), mfu (a string), budgets."""
+    from ..editions import load_edition  # the editions read the training package's activation lists
+
+    problem = load_edition().adamw
+    return {"steps": problem.steps, "batch_size": problem.batch_size, "hardware": problem.hardware.key,
+            "mfu": problem.mfu, "budgets": list(problem.budgets)}
 
 
 def parse_mfu(value: str | float | Fraction) -> Fraction:
@@ -162,10 +161,11 @@ class TrainAccounting(Displayable):
 def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: int | None = None,
                   budget: str | None = None, hardware: str | None = None, mfu: str | float | None = None,
                   conventions: Conventions = Conventions()) -> TrainAccounting:
-    if not config.arch.is_assignment:
-        # The activation sets are written for the assignment block (MHA + SwiGLU, RMSNorm, untied, no biases);
-        # counting another architecture with them would print confident wrong numbers.
-        default = ArchOptions()
+    allowed = get_activation_set(conventions.activations).arch
+    if config.arch != allowed:
+        # An activation set is written for one block (the built-in ones: MHA + SwiGLU, RMSNorm, untied, no
+        # biases); counting another architecture with it would print confident wrong numbers.
+        default = allowed
         differs = ", ".join(f"{f.name}={getattr(config.arch, f.name)}" for f in dataclasses.fields(ArchOptions)
                             if getattr(config.arch, f.name) != getattr(default, f.name))
         raise UsageError(f"{config.source or config.name}: derive train covers the assignment architecture only "
@@ -179,7 +179,8 @@ def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: 
         raise UsageError(f"--steps: must be a positive integer, got {n_steps}")
     t = TrainAccounting(config, batch, n_steps, parse_budget(g["budgets"][0] if budget is None else budget),
                         get_hardware(g["hardware"] if hardware is None else hardware),
-                        parse_mfu(g["mfu"] if mfu is None else mfu), training(conventions))
+                        parse_mfu(g["mfu"] if mfu is None else mfu),
+                        training(conventions, "assignment" if config.arch.is_assignment else config.arch))
     # Durations are shown as floats: refuse givens whose time no float can hold (--mfu 1e-400, --steps 10^400).
     if t.seconds(include_optimizer=True) > MAX_SECONDS:
         raise UsageError(f"--mfu {shown(str(mfu if mfu is not None else g['mfu']))}, --steps {shown(n_steps)}: "

@@ -21,12 +21,13 @@ __all__ = ["CONVENTIONS", "DEFAULT_SHEET", "GENERIC_SHEET", "SHEETS", "Sheet", "
 class Sheet:
     name: str
     title: str
-    build: Callable[[list[ModelConfig], Mapping[str, Any]], dict[str, Any]]
+    build: Callable[..., dict[str, Any]]  # (configs, overrides[, edition=..., detail=...]) -> template context
+    editions: bool = False  # answers a handout edition's questions: build takes edition= and detail=
 
 
 SHEETS: dict[str, Sheet] = {
     "transformer-accounting": Sheet("transformer-accounting", "Transformer LM resource accounting",
-                                    transformer_accounting),
+                                    transformer_accounting, editions=True),
     GENERIC_SHEET: Sheet(GENERIC_SHEET, "Model resource accounting", model_accounting),
 }
 
@@ -38,13 +39,15 @@ def get_sheet(name: str) -> Sheet:
         raise UsageError(f"--sheet: unknown sheet {name!r} (known sheets: {', '.join(SHEETS)})") from None
 
 
-def _adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> dict[str, Any]:
+def _adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any], edition: str | None = None,
+                      detail: str = "full") -> dict[str, Any]:
     from .adamw import adamw_accounting  # imported late: only this sheet needs the training modules
 
-    return adamw_accounting(configs, overrides)
+    return adamw_accounting(configs, overrides, edition, detail)
 
 
-SHEETS["adamw-accounting"] = Sheet("adamw-accounting", "AdamW training accounting", _adamw_accounting)
+SHEETS["adamw-accounting"] = Sheet("adamw-accounting", "AdamW training accounting", _adamw_accounting,
+                                   editions=True)
 
 
 def _conventions(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,11 @@ def sheet_text(name: str) -> dict[str, str]:
     return dict(_all_sheet_text().get(name) or {})
 
 
+def conditional_text(name: str) -> dict[str, str]:
+    """Sentences sheet `name` prints only when its numbers call for them (sheets.yaml, `conditional`)."""
+    return dict((_all_sheet_text().get("conditional") or {}).get(name) or {})
+
+
 def pct(x: Fraction) -> str:
     return f"{float(x) * 100:.1f}%"
 
