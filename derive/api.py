@@ -367,3 +367,34 @@ def defaults_line(config: ModelConfig) -> str | None:
 def window_line(acc: Accounting) -> str | None:
     """The sliding-window convention of a config with sliding layers, or None."""
     return window_note(acc)
+
+# ---------------------------------------------------------------- inference (issue 16)
+def infer_account(config: ModelConfig, **options: Any):
+    """The InferAccounting of `config` (derive.accounting.inference.run.infer_account: prompt, generate, batch_size,
+    dtype, kv_dtype, hardware, peak_flops, bandwidth, budget); UsageError naming the option on bad input."""
+    from .accounting.inference.run import infer_account as run
+    return run(config, **options)
+
+
+def infer_report(acc) -> dict[str, Any]:
+    """`derive infer --json`: kv_cache.bytes_per_token, kv_cache.bytes, prefill.flops, decode.flops (all M - 1
+    steps), decode.first_step, decode.last_step, roofline.*, budget.max_tokens ... (integers exact)."""
+    from .accounting.inference.report import infer_report as report
+    return report(acc, expr_text)
+
+
+def infer_text(acc) -> str:
+    """`derive infer` as terminal text, with the conventions behind its figures."""
+    from .accounting.inference.report import inference_notes
+    from .render.inference import infer_text as text
+    return text(infer_report(acc), inference_notes(acc))
+
+
+def write_inference_sheet(configs: Sequence[ModelConfig], options: Mapping[str, Any] | None = None,
+                          formats: Iterable[str] | None = None, out_dir: str | Path = "build") -> WrittenFiles:
+    """The inference-accounting sheet for one request (options of infer_account): every file written or none."""
+    from .render.sheets.inference import SHEET_NAME, sheet_files
+    chosen = publish.sheet_formats(SHEET_NAME) if formats is None else list(formats)
+    return _write_all(sheet_files(list(configs), dict(options or {}), chosen, Path(out_dir)))
+
+__all__ += ["infer_account", "infer_report", "infer_text", "write_inference_sheet"]
