@@ -43,8 +43,8 @@ def infer(config: str, prompt: int | None, generate: int | None, batch: int, dty
     and the most tokens and requests that fit --budget beside the weights."""
     from .. import api
 
-    options = dict(prompt=prompt, generate=generate, batch_size=batch, dtype=dtype, kv_dtype=kv_dtype,
-                   hardware=hardware, peak_flops=peak_flops, bandwidth=bandwidth, budget=budget)
+    options = {"prompt": prompt, "generate": generate, "batch_size": batch, "dtype": dtype, "kv_dtype": kv_dtype,
+               "hardware": hardware, "peak_flops": peak_flops, "bandwidth": bandwidth, "budget": budget}
     cfg = api.load_config(config, api.parse_overrides(sets))
     acc = api.infer_account(cfg, **options)
     written = None
@@ -54,6 +54,8 @@ def infer(config: str, prompt: int | None, generate: int | None, batch: int, dty
         _echo_json(api.infer_report(acc))
     else:
         click.echo(api.infer_text(acc), nl=False)
+        if api.defaults_line(cfg):
+            click.echo(api.defaults_line(cfg))
     for path in written or ():
         note = " (replaced the file of that name)" if path in written.replaced else ""
         click.echo(f"wrote {api.escape_terminal(str(path))}{note}", err=as_json)

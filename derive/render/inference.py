@@ -87,6 +87,7 @@ def infer_text(report: dict[str, Any], notes: list[str]) -> str:
             f"{pre['logits_saving_closed_form']} = {fmt_int(pre['logits_saving_flops'])} more"]
     out.append(f"decode FLOPs: {fmt_int(dec['flops'])} over {dec['steps']:,} steps")
     out.append(f"  step i: {dec['step_closed_form']}")
+    out.append(f"  all steps (sum over i = 1 .. M - 1): {dec['closed_form']}")
     if dec["steps"]:
         out.append(f"  first step (i = 1): {fmt_int(dec['first_step'])}; last step (i = {dec['steps']:,}): "
                    f"{fmt_int(dec['last_step'])}")
@@ -110,12 +111,13 @@ def infer_text(report: dict[str, Any], notes: list[str]) -> str:
         out.append(f"decode turns compute-bound at batch_size B* = {cross['closed_form']}:")
         for key in ("first_step", "last_step"):
             out.append(crossover_line(cross[key], ridge))
-    where = "" if bud["given"] else f", the memory of {escape_terminal(roof['hardware'])}"
-    out += ["", f"budget {escape_terminal(bud['text'])} ({fmt_int(bud['bytes'])} bytes{where}): weights "
-                f"{fmt_int(bud['weights_bytes'])} bytes, free {fmt_int(bud['free_bytes'])} bytes"]
+    where = "" if bud["given"] else f" (the memory of {escape_terminal(roof['hardware'])})"
+    out += ["", f"budget {escape_terminal(bud['text'])}{where}: {size(bud['bytes'])}",
+            f"  weights in {r['dtype']}: {size(bud['weights_bytes'])}"]
     if bud["free_bytes"] < 0:
         out.append("  the weights do not fit")
     else:
+        out.append(f"  free for the KV cache: {size(bud['free_bytes'])}")
         out.append(f"  most tokens of KV cache: floor(free / {fmt_int(kv['bytes_per_token'])}) = "
                    f"{fmt_int(bud['max_tokens'])}")
         if bud["max_requests"] is not None:

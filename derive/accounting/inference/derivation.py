@@ -63,6 +63,12 @@ class InferenceDerivation:
         return stores(self.opts)
 
     @cached_property
+    def kv_per_token_closed(self) -> sympy.Expr:
+        """Bytes of KV cache per token, all layers, factored: 2 L h_kv d_head b_kv (MLA: L (r_kv + d_rope) b_kv);
+        a sliding-window layer counts while its window is not full."""
+        return sympy.factor(self.kv_per_token.expr)
+
+    @cached_property
     def full_forward(self) -> sympy.Expr:
         """derive's forward pass over the N prompt tokens with logits at every position (seq_len = N)."""
         return self.model.forward.expr.xreplace({sy.S: N.expr})

@@ -73,7 +73,7 @@ def infer_report(acc: InferAccounting, text: Callable[[sympy.Expr], str]) -> dic
     kv_cache: dict[str, Any] = {
         "stores": d.stores,
         "bytes_per_token": acc.kv_per_token.value,
-        "bytes_per_token_closed_form": text(d.kv_per_token.expr),
+        "bytes_per_token_closed_form": text(d.kv_per_token_closed),
         "layers": layer_rows(acc),
         "tokens": acc.prompt + acc.generate,
         "bytes": acc.kv_cache.value,
@@ -120,7 +120,7 @@ def general_notes() -> list[str]:
             "attention scores and weighted sums multiply every key they are given (the N x N square in prefill, "
             "causal mask or not), as PyTorch's FlopCounterMode counts them.", MEMORY_MODEL,
             "GB = 10^9 bytes, GiB = 2^30 bytes; the budget holds the weights and the KV cache only (no "
-            "activations, no framework overhead)."]
+            "activations, no framework overhead), on one accelerator (no tensor, pipeline or expert parallelism)."]
 
 
 def model_notes(acc: InferAccounting) -> list[str]:

@@ -232,7 +232,7 @@ class InferAccounting(Displayable):
 
     def display_rows(self) -> list[DisplayRow]:
         d = self.derivation
-        rows = [DisplayRow("KV cache bytes per token", "KV_token", d.kv_per_token.expr, self.kv_per_token.value,
+        rows = [DisplayRow("KV cache bytes per token", "KV_token", d.kv_per_token_closed, self.kv_per_token.value,
                            "bytes"),
                 DisplayRow("KV cache of the batch after N + M tokens", "KV", d.kv_cache.expr, self.kv_cache.value,
                            "bytes"),

@@ -75,7 +75,7 @@ def model_context(acc: InferAccounting) -> dict[str, Any]:
         "request": {"batch_size": acc.batch_size, "prompt": acc.prompt, "generate": acc.generate,
                     "steps": steps, "dtype": acc.dtype, "kv_dtype": acc.kv_dtype},
         "stores": d.stores,
-        "kv_per_token": sym(d.kv_per_token.expr), "kv_per_token_lines": tree_lines(acc.kv_per_token),
+        "kv_per_token": sym(d.kv_per_token_closed), "kv_per_token_lines": tree_lines(acc.kv_per_token),
         "kv_per_token_tree": acc.kv_per_token,
         "kv_cache": sym(d.kv_cache.expr), "kv_cache_tree": acc.kv_cache, "kv_cache_lines": tree_lines(acc.kv_cache),
         "kv_size": size(acc.kv_cache.value), "after_size": size(after.value),
