@@ -128,3 +128,19 @@ def test_hostile_config_name_stays_text(tmp_path):
     assert "<script>" not in files["html"]
     assert "\\input{/etc/passwd}" not in files["tex"]
     compile_tex(files["tex"], tmp_path, fit=False)
+
+
+def test_html_sheet_in_a_browser(tmp_path):
+    """Headless Chromium builds the page; every number it shows is one the Markdown sheet prints."""
+    from test_html_sheet import NUMBER as ANY_NUMBER, _text, run_chromium
+
+    spec, options = CASES["sliding"]
+    cfg = api.load_config(spec)
+    (path,) = api.write_inference_sheet([cfg], options, ("html",), tmp_path)
+    dom = run_chromium(["--dump-dom", path.as_uri()], tmp_path / "profile")
+    assert dom.returncode == 0 and "<math" in dom.stdout, dom.stderr[-2000:]
+    text, tags = _text(dom.stdout)
+    assert "mn" in tags and "table" in tags and "script" not in tags
+    markdown, _ = _render("sliding", "md")
+    page = set(ANY_NUMBER.findall(text))
+    assert len(page) > 50 and page - set(ANY_NUMBER.findall(markdown)) == set()
