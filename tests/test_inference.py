@@ -42,7 +42,9 @@ def infer_json(*args: str) -> dict:
 def test_published_kv_bytes_per_token():
     assert infer_json(LLAMA_31_8B)["kv_cache"]["bytes_per_token"] == 131_072
     assert infer_json(QWEN_25_7B)["kv_cache"]["bytes_per_token"] == 57_344
-    assert infer_json(KIPPLY, "--dtype", "fp16")["kv_cache"]["bytes_per_token"] == 2_097_152
+    fp16 = infer_json(KIPPLY, "--dtype", "fp16")
+    assert fp16["kv_cache"]["bytes_per_token"] == 2_097_152
+    assert fp16["roofline"]["hardware"] == "h100-bf16"  # FP16 runs at the BF16 peak (`also` in hardware.yaml)
 
 
 def test_kipply_a100_flop_byte_ratio_is_208():
