@@ -88,3 +88,14 @@ def test_imports_flow_one_way(path: Path) -> None:
             assert other in ("api", "errors"), what
         elif part in RANKS and other in RANKS and other != part:
             assert RANKS[other] < RANKS[part], what
+
+
+def test_every_subpackage_ships_in_the_wheel() -> None:
+    """pyproject lists packages by hand (templates/ and configs/ are mapped into the package): a new
+    subpackage missing from the list would work in a source checkout and be absent from the wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")
+             if "__pycache__" not in p.parts}
+    assert found - listed == set()

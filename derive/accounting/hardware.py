@@ -32,6 +32,9 @@ class Hardware:
     peak_flops: int
     memory_bytes: int
     source: str = ""
+    bandwidth: int | None = None  # memory bandwidth, bytes/s (inference rooflines); None where not given
+    bandwidth_source: str = ""
+    also: tuple[str, ...] = ()  # other number formats whose matmuls run at the same peak (fp16 beside bf16)
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,14 @@ def _hardware(source: str, key: str, entry: Any) -> Hardware:
     for field in ("name", "dtype"):
         if not isinstance(entry.get(field), str):
             raise ConfigError(source, f"{key}.{field}", "missing or not a string")
+    bandwidth = entry.get("bandwidth")
+    if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, int) or bandwidth <= 0):
+        raise ConfigError(source, f"{key}.bandwidth", f"must be a positive integer (bytes/s), got {shown(bandwidth)}")
+    also = entry.get("also", [])
+    if not isinstance(also, list) or not all(isinstance(a, str) for a in also):
+        raise ConfigError(source, f"{key}.also", f"must be a list of number formats, got {shown(also)}")
     return Hardware(key, entry["name"], entry["dtype"], entry["peak_flops"], entry["memory_bytes"],
-                    str(entry.get("source", "")))
+                    str(entry.get("source", "")), bandwidth, str(entry.get("bandwidth_source", "")), tuple(also))
 
 
 def get_hardware(name: str) -> Hardware:

@@ -50,6 +50,15 @@ SYMBOL_DEFS: tuple[SymbolDef, ...] = (
     SymbolDef("v_head_dim", r"d_{v}", "value width per head (multi-head latent attention)"),
     SymbolDef("sliding_window", r"W", "sliding-window length: keys each query of a sliding layer may attend to"),
     SymbolDef("num_sliding_layers", r"L_{\mathrm{swa}}", "layers with sliding-window attention"),
+    # Inference (issue 16): the shape of a generation request, the number formats, the accelerator.
+    SymbolDef("prompt_len", r"N", "prompt tokens per sequence, processed in one prefill pass"),
+    SymbolDef("gen_len", r"M", "tokens generated per sequence (the first by prefill, M - 1 by decode steps)"),
+    SymbolDef("decode_step", r"i", "decode step i = 1 .. M - 1: one token through the model with N + i - 1 "
+                                    "tokens cached"),
+    SymbolDef("weight_bytes", r"b_{w}", "bytes per weight (--dtype)"),
+    SymbolDef("kv_bytes", r"b_{\mathrm{kv}}", "bytes per cached key/value element (--kv-dtype)"),
+    SymbolDef("peak_flops", r"\pi", "peak matmul FLOP/s of the accelerator in the weights' number format"),
+    SymbolDef("mem_bandwidth", r"\beta", "memory bandwidth of the accelerator, bytes/s"),
 )
 
 SYMBOLS: dict[str, sympy.Symbol] = {

@@ -173,7 +173,8 @@ def _tex_helpers(env: jinja2.Environment) -> None:
     env.filters["word"] = lambda v: TeX(escape_tex(option_word(v)))
     env.filters["tex_lines"] = latex.tex_tree_lines
     env.filters["tex_expr"] = lambda e: TeX(latex.expr_tex(e))
-    env.globals["equation"] = lambda lhs, expr, suffix="", more=(): TeX(latex.equation(lhs, expr, suffix, more=more))
+    env.globals["equation"] = lambda lhs, expr, suffix="", more=(), width=58: TeX(
+        latex.equation(lhs, expr, suffix, width, more=more))
     env.globals["align_row"] = lambda lhs, expr: TeX(latex.align_row(lhs, expr))
     env.globals["macro_definitions"] = lambda: TeX(latex.macro_definitions())
     env.globals["packages_comment"] = lambda: TeX(latex.packages_comment())

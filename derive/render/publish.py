@@ -56,12 +56,14 @@ def sheet_formats(name: str, formats: Sequence[str] = FORMATS) -> list[str]:
 
 def sheet_context(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapping[str, Any] | None = None,
                   stem: str | None = None, fragment: bool = False, window: str = "full",
-                  edition: str | None = None, detail: str = "full") -> dict[str, Any]:
+                  edition: str | None = None, detail: str = "full",
+                  options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The context every template of sheet `name` gets (the built-in ones and a user's --template).
 
     window: the sliding-window convention, "full" (the square FlopCounterMode counts) or "band" (only the
     pairs inside the window); only the model-accounting sheet has sliding-window layers. UsageError otherwise.
-    edition, detail: for the sheets that answer a handout edition's questions; another sheet refuses them."""
+    edition, detail: for the sheets that answer a handout edition's questions; another sheet refuses them.
+    options: the keyword options of a sheet that takes them (inference-accounting: derive infer's options)."""
     sheet = get_sheet(name)
     if (edition is not None or detail != "full") and not sheet.editions:
         option = "--edition" if edition is not None else "--detail"
@@ -74,7 +76,7 @@ def sheet_context(name: str, configs: Sequence[ModelConfig] = (), overrides: Map
     elif sheet.editions:
         context = sheet.build(list(configs), overrides or {}, edition=edition, detail=detail)
     else:
-        context = sheet.build(list(configs), overrides or {})
+        context = sheet.build(list(configs), overrides or {}, **(options or {}))
     context.setdefault("conventions", CONVENTIONS)
     context.setdefault("text", sheet_text(name))
     context["sheet"] = name
@@ -97,10 +99,12 @@ def render_sheet(name: str, configs: Sequence[ModelConfig] = (), overrides: Mapp
 
 def sheet_files(name: str, configs: Sequence[ModelConfig], overrides: Mapping[str, Any] | None,
                 formats: Sequence[str], out_dir: Path, fragment: bool = False, window: str = "full",
-                edition: str | None = None, detail: str = "full") -> list[tuple[Path, str | bytes]]:
-    """Every file of a sheet, rendered (nothing written): the sheets, then the Markdown sheet's SVG charts."""
-    stem = file_stem(name, configs, overrides, window, edition, detail)
-    context = sheet_context(name, configs, overrides, stem, fragment, window, edition, detail)
+                edition: str | None = None, detail: str = "full",
+                options: Mapping[str, Any] | None = None) -> list[tuple[Path, str | bytes]]:
+    """Every file of a sheet, rendered (nothing written): the sheets, then the Markdown sheet's SVG charts.
+    A sheet's `options` (see sheet_context) are part of its file names, as --set overrides are."""
+    stem = file_stem(name, configs, {**(overrides or {}), **(options or {})}, window, edition, detail)
+    context = sheet_context(name, configs, overrides, stem, fragment, window, edition, detail, options)
     files: list[tuple[Path, str | bytes]] = []
     for fmt in formats:
         if not template_exists(name, fmt):

@@ -57,3 +57,12 @@ def _conventions(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> di
 
 
 SHEETS["conventions"] = Sheet("conventions", "FLOP conventions reconciled", _conventions)
+
+
+def _inference(configs: list[ModelConfig], overrides: Mapping[str, Any], **options: Any) -> dict[str, Any]:
+    from .inference import inference_accounting  # imported late: only this sheet needs the inference modules
+
+    return inference_accounting(configs, overrides, **options)
+
+
+SHEETS["inference-accounting"] = Sheet("inference-accounting", "Inference accounting", _inference)

@@ -122,19 +122,23 @@ def accounting_context(acc: Accounting) -> dict[str, Any]:
 
 def used_symbols(accs: list[Accounting]) -> tuple[set[str], list[Any]]:
     """The symbols a sheet's formulas use (for its symbol table) and the derived sizes (d_kv) its trees use."""
+    return tree_symbols([step for acc in accs for step in (acc.derivation.params, acc.derivation.forward,
+                                                            acc.derivation.buffers, acc.derivation.active_params)])
+
+
+def tree_symbols(steps: list[Any]) -> tuple[set[str], list[Any]]:
+    """The symbols the closed forms of `steps` use and the derived sizes their lines print (None steps skipped)."""
     from ...model.config import INT_KEYS
 
     names: set[str] = set(INT_KEYS)
     derived: dict[str, Any] = {}
-    for acc in accs:
-        d = acc.derivation
-        for step in (d.params, d.forward, d.buffers, d.active_params):
-            if step is None:
-                continue
-            names |= {s.name for s in step.expr.free_symbols}
-            for node in step.walk():
-                for dim in (*node.factors, *(x for shape in node.shapes for x in shape)):
-                    if dim.name not in names and not dim.expr.is_Integer and dim.name != "d_k":
-                        derived.setdefault(dim.name, dim)
+    for step in steps:
+        if step is None:
+            continue
+        names |= {s.name for s in step.expr.free_symbols}
+        for node in step.walk():
+            for dim in (*node.factors, *(x for shape in node.shapes for x in shape)):
+                if dim.name not in names and not dim.expr.is_Integer and dim.name != "d_k":
+                    derived.setdefault(dim.name, dim)
     derived = {k: v for k, v in derived.items() if k not in names}
     return names, list(derived.values())
