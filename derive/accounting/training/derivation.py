@@ -19,15 +19,26 @@ from ...errors import UsageError
 from ...model import symbols as sy
 from ...model.architectures import Derivation, derivation
 from ...model.components import TWO, matmul
-from ...model.steps import Dim, Step
+from ...model.saved import SETS
+from ...model.steps import Dim, Step, group_totals
 from ..conventions.facts import facts_of
 from ..conventions.registry import CONVENTIONS
-from .activations import DEFAULT_ACTIVATIONS, RECOMPUTE, activation_tree, get_activation_set
+from .activations import (
+    ACTIVATION_SETS, DEFAULT_ACTIVATIONS, RECOMPUTE, activation_tree, get_activation_set,
+)
 from .optimizer import ADAMW_STATE, optimizer_tree
 
 BACKWARD = ("exact", "2x-forward")
 SECONDS_PER_DAY = 24 * 60 * 60
 FP32_BYTES = 4  # the problem: every tensor in float32
+
+
+RECOMPUTE_LINES: dict[str, str] = {
+    "none": "activation recomputation: none (every listed activation kept)",
+    "selective": "activation recomputation: selective (the attention core, scores and softmax, recomputed in "
+                 "backward: Korthikanti et al. 2022, Section 5)",
+    "full": "activation recomputation: full (keep each block's input; recompute the block forward in backward)",
+}
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,12 @@ class Conventions:
             raise UsageError(f"--backward: unknown convention {self.backward!r} (known: {', '.join(BACKWARD)})")
         if self.recompute not in RECOMPUTE:
             raise UsageError(f"--recompute: unknown mode {self.recompute!r} (known: {', '.join(RECOMPUTE)})")
-        get_activation_set(self.activations)
+        if self.activations and self.activations not in SETS:  # "": the default set, chosen per config
+            get_activation_set(self.activations)
+
+    @property
+    def set_description(self) -> str:
+        return SETS[self.activations] if self.activations in SETS else ACTIVATION_SETS[self.activations].description
 
     def lines(self) -> list[str]:
         out = [
@@ -53,9 +69,8 @@ class Conventions:
             "backward: 2 x forward (the problem's assumption), not derived per matmul",
             "attention scores and weighted sum: half the square (causal mask exploited)" if self.causal else
             "attention scores and weighted sum: the full square, as FlopCounterMode counts (causal not exploited)",
-            "activation recomputation: none (every listed activation kept)" if self.recompute == "none" else
-            "activation recomputation: full (keep each block's input; recompute the block forward in backward)",
-            f"activation set: {self.activations} ({get_activation_set(self.activations).description})",
+            RECOMPUTE_LINES[self.recompute],
+            f"activation set: {self.activations} ({self.set_description})",
             "embedding lookup: 0 FLOPs forward and backward (indexing and scatter-add, not matmuls)",
         ]
         return out
@@ -127,7 +142,7 @@ class TrainingDerivation:
     backward: Step
     recompute: Step | None
     optimizer: Step
-    activations: Step
+    activations: Step | None  # the handout's sets only (problem, problem-swiglu); see saved_memory otherwise
 
     @property
     def params(self) -> Step:
@@ -174,9 +189,32 @@ class TrainingDerivation:
         }
 
 
+def blocks_of(forward: Step) -> list[Step]:
+    """The repeated blocks of a forward tree (all, dense, sliding, MoE): what recomputation runs again."""
+    return [c for c in forward.children if c.key.endswith("blocks")]
+
+
+def recompute_step(forward: Step, mode: str) -> Step | None:
+    """FLOPs recomputed in backward: none; selective, the attention-core matmuls (scores and weighted sum) of
+    every block; full, every block's forward (not the lm_head)."""
+    if mode == "none":
+        return None
+    blocks = blocks_of(forward)
+    if mode == "full":
+        expr = sympy.Add(*(b.expr for b in blocks))
+        return _ref("recompute", "recomputed_block_forward", expr, "block_forward_flops", r"F_{\mathrm{blocks}}")
+    expr = sympy.Add(*(group_totals(b).get("attention_scores", sympy.Integer(0)) for b in blocks))
+    return _ref("recompute", "recomputed_attention_core", expr, "attention_core_flops", r"F_{\mathrm{core}}")
+
+
 @lru_cache(maxsize=None)
 def training(conventions: Conventions = Conventions(), architecture: str = "assignment") -> TrainingDerivation:
-    model = derivation(architecture)
+    return training_for(derivation(architecture), conventions)
+
+
+@lru_cache(maxsize=None)
+def training_for(model: Derivation, conventions: Conventions = Conventions()) -> TrainingDerivation:
+    """The training accounting of any architecture's Derivation (derive.model.architectures.build)."""
     full_forward = model.forward
     forward = halve_causal(full_forward) if conventions.causal else full_forward
     if conventions.backward == "exact":
@@ -184,13 +222,10 @@ def training(conventions: Conventions = Conventions(), architecture: str = "assi
         backward = halve_causal(backward) if conventions.causal else backward
     else:
         backward = _ref("backward", "backward_pass", forward.expr, "forward_flops", "F", times=2)
-    recompute = None
-    if conventions.recompute == "full":
-        blocks = forward.find("forward.blocks")
-        recompute = _ref("recompute", "recomputed_block_forward", blocks.expr, "block_forward_flops",
-                         r"F_{\mathrm{blocks}}")
+    recompute = recompute_step(forward, conventions.recompute)
+    problem = conventions.activations in ACTIVATION_SETS
     return TrainingDerivation(model, conventions, forward, backward, recompute, optimizer_tree(model.params),
-                              activation_tree(conventions.activations, conventions.recompute))
+                              activation_tree(conventions.activations, conventions.recompute) if problem else None)
 
 
 def max_batch_expr(a: sympy.Expr, b: sympy.Expr, budget: int) -> sympy.Expr:

@@ -110,7 +110,7 @@ def adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -
     t = train_account(config)
     one = train_account(config, batch_size=1)
     d = t.derivation
-    full = training(Conventions(activations="full"))
+    full = training(Conventions(activations="problem-swiglu"))
     act_problem = problem_form(d.activations.expr)
     act_full = problem_form(full.activations.expr)
     a_sym, b_sym = (problem_form(x) for x in d.memory_linear())
@@ -127,8 +127,8 @@ def adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any]) -
                         "per-step scalars (bias correction) are not counted per parameter"],
         "activation_set": DEFAULT_ACTIVATIONS,
         "activation_rows": activation_rows(DEFAULT_ACTIVATIONS),
-        "full_rows": activation_rows("full"),
-        "full_description": ACTIVATION_SETS["full"].description,
+        "full_rows": activation_rows("problem-swiglu"),
+        "full_description": ACTIVATION_SETS["problem-swiglu"].description,
         "act_problem": sym(act_problem),
         "act_full": sym(act_full),
         "act_diff": sym(sympy.factor(act_full - act_problem)),
