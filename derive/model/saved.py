@@ -68,9 +68,9 @@ class Profile:
     final_softcap: bool = False
     rope_cos_sin: bool = True  # cos/sin computed each forward (transformers); False: precomputed buffers
     kv_index: bool = False  # k and v taken from the fused qkv by an index list (Falcon's [-2], [-1]): 2 int64
-    rope_fp32: bool = False
+    rope_fp32: bool = False  # cos/sin kept in fp32 (OLMo 2 rotates in fp32), not cast to the compute dtype
     rope_half: bool = False  # cos/sin of half the rotated width (gpt-oss rotates the two halves, no cat)
-    rope_complex: bool = False  # one complex64 freqs_cis of half the rotated width (DeepSeek-V2's view_as_complex)  # cos/sin kept in fp32 (OLMo 2 rotates in fp32), not cast to the compute dtype
+    rope_complex: bool = False  # one complex64 freqs_cis of half the rotated width (DeepSeek-V2's view_as_complex)
     router: str = "topk_norm"  # mixture of experts routing (see moe_saved)
 
 
@@ -100,26 +100,27 @@ def norm_saved(opts: ArchOptions, prof: Profile, key: str, source: str, shape: t
     """A norm reading tensor `source` of `shape` (last dim normalised); `storage`: the shape of the tensor
     `source` is a view of (its fp32 input is then that whole storage)."""
     rows = shape[:-1]
+    name = key.rsplit(".", 1)[-1]
     if kind == "korthikanti":
-        return [Saved(f"{key}.input", f"{key}_input", shape, "act", split, at, tensor=source,
+        return [Saved(f"{key}.input", f"{name}_input", shape, "act", split, at, tensor=source,
                       description="norm input (Korthikanti: each norm stores its input)")]
     if opts.norm == "layernorm":  # native_layer_norm: input, then mean and rstd in fp32
-        return [Saved(f"{key}.input", f"{key}_input", shape, "act", split, at, tensor=source,
+        return [Saved(f"{key}.input", f"{name}_input", shape, "act", split, at, tensor=source,
                       description="LayerNorm input"),
-                Saved(f"{key}.mean", f"{key}_mean", rows, "fp32", split, at, description="LayerNorm mean"),
-                Saved(f"{key}.rstd", f"{key}_rstd", rows, "fp32", split, at, description="LayerNorm 1 / std")]
-    out = [Saved(f"{key}.input", f"{key}_input_fp32", shape, "fp32", split, at, copy_of=source, storage=storage,
+                Saved(f"{key}.mean", f"{name}_mean", rows, "fp32", split, at, description="LayerNorm mean"),
+                Saved(f"{key}.rstd", f"{name}_rstd", rows, "fp32", split, at, description="LayerNorm 1 / std")]
+    out = [Saved(f"{key}.input", f"{name}_input_fp32", shape, "fp32", split, at, copy_of=source, storage=storage,
                  description="norm input in fp32 (x.float(): the input itself in fp32)"),
-           Saved(f"{key}.rstd", f"{key}_rstd", rows, "fp32", split, at, description="1 / rms, fp32")]
+           Saved(f"{key}.rstd", f"{name}_rstd", rows, "fp32", split, at, description="1 / rms, fp32")]
     if prof.norm == "gemma":
-        return out + [Saved(f"{key}.normed", f"{key}_normalized", shape, "fp32", split, at,
+        return out + [Saved(f"{key}.normed", f"{name}_normalized", shape, "fp32", split, at,
                             description="normalised input, fp32 (multiplied by 1 + weight)"),
-                      Saved(f"{key}.scale", f"{key}_one_plus_weight", shape[-1:], "fp32", "none",
+                      Saved(f"{key}.scale", f"{name}_one_plus_weight", shape[-1:], "fp32", "none",
                             description="1 + weight in fp32 (a tensor of its own)")]
     if prof.norm == "fp32":  # (weight * normed).to(dtype): the product is taken in fp32
-        return out + [Saved(f"{key}.normed", f"{key}_normalized", shape, "fp32", split, at,
+        return out + [Saved(f"{key}.normed", f"{name}_normalized", shape, "fp32", split, at,
                             description="normalised input, fp32 (multiplied by the weight before the cast)")]
-    return out + [Saved(f"{key}.normed", f"{key}_normalized", shape, "act", split, at,
+    return out + [Saved(f"{key}.normed", f"{name}_normalized", shape, "act", split, at,
                         description="normalised input in the compute dtype (multiplied by the weight)")]
 
 
@@ -199,27 +200,31 @@ def ffn_saved(opts: ArchOptions, prof: Profile, kind: str, source: str, width: D
     """A dense feed-forward block of `width` (SwiGLU/GeGLU: gate, up, activation, product; GELU MLP: up,
     activation) reading tensor `source` (B, S, d_model); TP splits its width (column, then row parallel)."""
     shape = (B, S, width)
+    tag = "" if prefix == "ffn" else f"{prefix}_"  # the shared expert's tensors say so
     out = [_out(f"{prefix}.input", f"{prefix}_input", (B, S, D), tensor=source,
                 description="input of the up (and gate) projection")]
     if opts.ffn == "gelu":
-        out.append(_out(f"{prefix}.up", "fc_output", shape, "width", 2, description="up projection output (GELU "
-                                                                                    "input)"))
+        out.append(_out(f"{prefix}.up", f"{tag}fc_output", shape, "width", 2,
+                        description="up projection output (GELU input)"))
         if kind == "full" and prof.act == "gelu_new":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-            out += [_out(f"{prefix}.tanh", "gelu_tanh", shape, "width", 2, description="tanh(...) of gelu_new"),
-                    _out(f"{prefix}.half_x", "gelu_half_input", shape, "width", 2, description="0.5 x of gelu_new"),
-                    _out(f"{prefix}.one_plus", "gelu_one_plus_tanh", shape, "width", 2,
+            out += [_out(f"{prefix}.tanh", f"{tag}gelu_tanh", shape, "width", 2,
+                         description="tanh(...) of gelu_new"),
+                    _out(f"{prefix}.half_x", f"{tag}gelu_half_input", shape, "width", 2,
+                         description="0.5 x of gelu_new"),
+                    _out(f"{prefix}.one_plus", f"{tag}gelu_one_plus_tanh", shape, "width", 2,
                          description="1 + tanh(...) of gelu_new")]
-        out.append(_out(f"{prefix}.act", "gelu_output", shape, "width", 2, description="GELU output (down input)"))
+        out.append(_out(f"{prefix}.act", f"{tag}gelu_output", shape, "width", 2, description="GELU output (down input)"))
     else:
         if opts.fused_gate_up:  # gate and up are views of one (B, S, 2 d_ff) output: one storage
-            out.append(Saved(f"{prefix}.gate_up", "gate_up_output", (B, S, TWO, width), "act", "width", 3,
+            out.append(Saved(f"{prefix}.gate_up", f"{tag}gate_up_output", (B, S, TWO, width), "act", "width", 3,
                              description="gate and up outputs: one tensor (gate_up_proj)"))
         else:
-            out += [_out(f"{prefix}.gate", "gate_output", shape, "width", 2,
+            out += [_out(f"{prefix}.gate", f"{tag}gate_output", shape, "width", 2,
                          description="gate projection output (activation input)"),
-                    _out(f"{prefix}.up", "up_output", shape, "width", 2, description="up projection output")]
-        out += [_out(f"{prefix}.act", "activation_output", shape, "width", 2, description="activation of the gate"),
-                _out(f"{prefix}.product", "gated_product", shape, "width", 2,
+                    _out(f"{prefix}.up", f"{tag}up_output", shape, "width", 2, description="up projection output")]
+        out += [_out(f"{prefix}.act", f"{tag}activation_output", shape, "width", 2,
+                     description="activation of the gate"),
+                _out(f"{prefix}.product", f"{tag}gated_product", shape, "width", 2,
                      description="activation * up (down projection input)")]
     if kind == "korthikanti" and prefix == "ffn":
         out.append(Saved(f"{prefix}.resid_mask", "residual_dropout_mask", (B, S, D), "mask",

@@ -42,7 +42,8 @@ PRECISIONS: dict[str, Precision] = {p.key: p for p in (
               "activations): 16 bytes per parameter with AdamW"),
     Precision("bf16", "bfloat16 everywhere (no fp32 copy)", 2, 2, 0, 0, 2, 2,
               "pure bf16 training: weights, gradients and optimizer states in bf16, no master copy "
-              "(DeepSpeed's bf16_master_weights_and_grads with bf16_optimizer_states): 8 bytes per parameter with AdamW"),
+              "(DeepSpeed's bf16_master_weights_and_grads with bf16_optimizer_states): 8 bytes per parameter with "
+              "AdamW"),
     Precision("bf16-mixed", "bf16 weights and gradients, fp32 master and optimizer states", 2, 2, 0, 4, 4, 2,
               "Rajbhandari et al. 2020 (ZeRO), Section 3.1: 16-bit parameters and gradients (2 + 2 bytes), fp32 "
               "parameter copy, momentum and variance (4 + 4 + 4 = K = 12): 16 bytes per parameter with Adam"),

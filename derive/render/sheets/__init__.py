@@ -54,3 +54,12 @@ def _conventions(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> di
 
 
 SHEETS["conventions"] = Sheet("conventions", "FLOP conventions reconciled", _conventions)
+
+
+def _training_at_scale(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    from .training_scale import training_at_scale  # imported late: only this sheet needs the training modules
+
+    return training_at_scale(configs, overrides)
+
+
+SHEETS["training-at-scale"] = Sheet("training-at-scale", "Training at scale", _training_at_scale)
