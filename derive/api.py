@@ -386,3 +386,12 @@ def train_text(t, report: dict[str, Any]) -> list[str]:
     from .render.training import train_lines
 
     return train_lines(t, report)
+
+
+def write_training_sheet(t, fmt: str = "all", out_dir: str | Path = "build") -> WrittenFiles:
+    """The training-at-scale sheet of a TrainAccounting (its own setup), in md, tex, html or all: written all
+    or none as OUT/training-at-scale-CONFIG.FORMAT."""
+    from .render.sheets.training_scale import sheet_files
+
+    return _write_all(sheet_files(t, fmt, Path(out_dir)))
+

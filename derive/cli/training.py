@@ -49,14 +49,17 @@ PRECISIONS = "fp32, bf16, bf16-mixed, fp16-mixed, bf16-mixed-fp32-grads, bf16-mi
               help="Sliding-window FLOPs: full (the square the reference multiplies) or band.")
 @click.option("--measured-step-time", default=None, help="Measured seconds per step: prints the MFU it means.")
 @click.option("--tokens-per-second", default=None, help="Measured tokens per second, all devices: prints the MFU.")
+@click.option("--sheet", "sheet_format", default=None,
+              help="Also write the training-at-scale sheet of this setup: md, tex, html or all.")
+@click.option("--out", default="build", show_default=True, help="Directory of the sheet (with --sheet).")
 @set_option
 @json_option
 def train(config: str, batch: int | None, budget: str | None, steps: int | None, hardware: str | None,
           mfu: str | None, activation_set: str | None, backward: str, causal: bool, recompute: str,
           precision: str, optimizer: str, dp: int | None, zero: int | None, tp: int, sp: bool, pp: int, ep: int,
           etp: int | None, micro_batch: int | None, flop_convention: str, window: str,
-          measured_step_time: str | None, tokens_per_second: str | None, sets: tuple[str, ...],
-          as_json: bool) -> None:
+          measured_step_time: str | None, tokens_per_second: str | None, sheet_format: str | None, out: str,
+          sets: tuple[str, ...], as_json: bool) -> None:
     """Training accounting of CONFIG: the homework's AdamW in fp32 by default (memory = a * batch + b, the
     largest batch that fits, step FLOPs and training time), or any architecture at scale: a precision ledger,
     ZeRO over --dp, tensor/sequence/pipeline/expert parallelism and recomputation, per device."""
@@ -70,8 +73,12 @@ def train(config: str, batch: int | None, budget: str | None, steps: int | None,
     t = api.train_account(api.load_config(config, api.parse_overrides(sets)), batch_size=batch, steps=steps,
                           budget=budget, hardware=hardware, mfu=mfu, conventions=conv, setup=setup)
     report = api.training_report(t)
+    written = api.write_training_sheet(t, sheet_format, out) if sheet_format is not None else []
     if as_json:
         _echo_json(report)
-        return
-    for line in api.train_text(t, report):
-        click.echo(line)
+    else:
+        for line in api.train_text(t, report):
+            click.echo(line)
+    for path in written:
+        note = " (replaced the file of that name)" if path in written.replaced else ""
+        click.echo(f"wrote {api.escape_terminal(str(path))}{note}", err=as_json)

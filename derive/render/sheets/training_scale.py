@@ -20,7 +20,7 @@ from ...accounting.training.precision import ledger
 from ...accounting.training.report import simplified
 from ...accounting.training.run import TrainAccounting, make_setup, train_account, train_report
 from ...accounting.training.saved_memory import RECOMPUTE_MODES, SavedLayout, block_step
-from ...accounting.training.states import RULES, stage_params, states_tree
+from ...accounting.training.states import RULES, expert_elements, stage_params, states_tree
 from ...accounting.account import account
 from ...model.config import ModelConfig, load_config
 from ...model.steps import evaluate
@@ -41,7 +41,7 @@ def sym(expr: sympy.Expr) -> dict[str, Any]:
     """A formula for every format: text (parallel degrees by their option names), LaTeX and MathML (by the
     papers' letters: t, p, N_d, e, t_e, m)."""
     shown = sympy.sympify(expr).xreplace(_SHOWN)
-    return {"text": expr_text(expr), "tex": expr_tex(shown), "expr": shown}
+    return {"text": expr_text(expr), "tex": expr_tex(shown), "expr": shown, "expanded": sympy.expand(shown)}
 
 
 def _gb(n: int) -> dict[str, Any]:
@@ -107,6 +107,21 @@ def zero_rows(t: TrainAccounting) -> list[dict[str, Any]]:
     return rows
 
 
+def state_row(leaf) -> dict[str, Any]:
+    """One model-state leaf (bytes per element x elements of a class, ZeRO-sharded or not) in compact form:
+    `2 * ceil(dense parameters / dp)`, in LaTeX `2 \\lceil P_dense / N_d \\rceil`."""
+    size, count = leaf.step.factors
+    cls = "experts" if leaf.step.key.endswith(".experts") else "dense"
+    what = r"P_{\mathrm{" + cls + "}}" if "factored" not in count.name else r"F"
+    if count.name.startswith("ceil("):
+        degree = r"N_d" if count.name.endswith("/ dp)") else r"N_d t / (e\,t_e)"
+        tex = rf"{size.expr} \left\lceil {what} / {degree} \right\rceil"
+    else:
+        tex = rf"{size.expr}\, {what}"
+    return {"title": leaf.step.title, "description": leaf.step.description, "text": f"{size.expr} * {count.name}",
+            "tex": tex, "value": leaf.value}
+
+
 def _shown_time(tm: dict[str, Any]) -> dict[str, str]:
     """Durations and utilizations as the sheet prints them (floats: they are rendered, never computed with)."""
     out = {"seconds": f"{tm['seconds']:,.0f}", "days": f"{tm['days']:,.2f}", "hfu": f"{tm['hfu'] * 100:.1f}%"}
@@ -124,8 +139,11 @@ def scale_context(t: TrainAccounting) -> dict[str, Any]:
     peak = t.scale.peak
     a, b = t.linear
     layer = t.scale.per_layer()["block"]
-    states = [{"title": leaf.step.title, "description": leaf.step.description, **sym(leaf.step.expr),
-               "value": leaf.value} for leaf in peak.states.children]
+    states = [state_row(leaf) for leaf in peak.states.children]
+    experts = expert_elements(peak.params.step)
+    classes = [{"name": "dense", **sym(sympy.expand(peak.params.step.expr - experts)), "lhs": r"P_{\mathrm{dense}}"}]
+    if experts != 0:
+        classes.append({"name": "experts", **sym(experts), "lhs": r"P_{\mathrm{experts}}"})
     names, derived = used_symbols([account(t.config)])
     return {
         "title": "Training at scale",
@@ -146,7 +164,7 @@ def scale_context(t: TrainAccounting) -> dict[str, Any]:
         "precision": t.precision, "optimizer": t.optimizer_kind,
         "rules": list(RULES.items()),
         "params": {**sym(peak.params.step.expr), "value": peak.params.value},
-        "states": states, "states_total": {**sym(peak.states.step.expr), **_gb(peak.states.value)},
+        "states": states, "classes": classes, "states_total": {**sym(peak.states.step.expr), **_gb(peak.states.value)},
         "zero_rows": zero_rows(t),
         "layer_rows": layer_rows(t), "layer": {**sym(simplified(layer.expr)), "value": mem["activations_per_layer"]},
         "table2": table2_rows(t),
@@ -178,4 +196,22 @@ def training_at_scale(configs: list[ModelConfig], overrides: Mapping[str, Any]) 
     return scale_context(t)
 
 
-__all__ = ["Parallel", "scale_context", "training_at_scale"]
+def sheet_files(t: TrainAccounting, fmt: str, out_dir) -> list:
+    """[(path, text)] of the sheet of `t` in `fmt` (md, tex, html or all); UsageError for another format."""
+    from ...errors import UsageError
+    from ..environment import FORMATS, SUFFIXES, render
+    from ..charts import plot_files
+    from ..publish import file_stem
+    from .common import CONVENTIONS, sheet_text
+
+    formats = list(FORMATS) if fmt == "all" else [fmt]
+    if any(f not in FORMATS for f in formats):
+        raise UsageError(f"--sheet: unknown format {fmt!r} (known: {', '.join(FORMATS)}, all)")
+    stem = file_stem("training-at-scale", [t.config])
+    context = {"conventions": CONVENTIONS, "text": sheet_text("training-at-scale"), **scale_context(t),
+               "sheet": "training-at-scale", "fragment": False, "plot_files": plot_files(stem),
+               "plots_available": True}
+    return [(out_dir / f"{stem}{SUFFIXES[f]}", render("training-at-scale", f, context)) for f in formats]
+
+
+__all__ = ["Parallel", "scale_context", "sheet_files", "training_at_scale"]
