@@ -114,3 +114,13 @@ def test_train_writes_the_sheet_of_its_setup(tmp_path):
     assert names == [f"training-at-scale-llama-2-7b.{ext}" for ext in ("html", "md", "tex")]
     md = (tmp_path / "training-at-scale-llama-2-7b.md").read_text()
     assert "ZeRO stage 3" in md and "tp = 2" in md
+
+
+def test_the_sheet_checks_clean(tmp_path):
+    """Every sheet derive renders passes derive check (its training lines are reported as not understood)."""
+    from derive.check.checker import check_text
+
+    cfg = api.load_config("gpt3-175b")
+    report = check_text(api.render_sheet("training-at-scale", fmt="md"), "sheet.md", cfg)
+    assert report.exit_code == 0 and not [c for c in report.lines if c.verdict in ("wrong", "arithmetic error")], \
+        api.check_report_text(report)
