@@ -69,6 +69,7 @@ def test_the_readme_example_at_scale():
     (["gpt2-xl", "--tp", "5", "--activations", "problem"], ["--activations problem", "tensor"]),
     (["gpt2-xl", "--recompute", "half"], ["--recompute", "'half'"]),
     (["gpt2-xl", "--window", "diagonal"], ["--window"]),
+    (["tests/data/hf/gemma-2-9b.json", "--window", "band", "--causal"], ["--causal", "band"]),
 ])
 def test_bad_input_is_one_line_naming_the_option(args, words):
     result = run(*args)
@@ -124,3 +125,11 @@ def test_the_sheet_checks_clean(tmp_path):
     report = check_text(api.render_sheet("training-at-scale", fmt="md"), "sheet.md", cfg)
     assert report.exit_code == 0 and not [c for c in report.lines if c.verdict in ("wrong", "arithmetic error")], \
         api.check_report_text(report)
+
+
+def test_band_convention_trains_sliding_layers_on_their_band():
+    band = json.loads(run("tests/data/hf/gemma-2-9b.json", "--window", "band", "--batch", "2", "--json").output)
+    full = json.loads(run("tests/data/hf/gemma-2-9b.json", "--batch", "2", "--json").output)
+    assert band["setup"]["window"] == "band" and band["forward_flops"] < full["forward_flops"]
+    assert band["backward_flops"] == 2 * band["forward_flops"]  # both gradients over the window's pairs
+    assert band["memory"] == full["memory"]  # eager attention keeps the full square either way

@@ -213,7 +213,8 @@ def ffn_saved(opts: ArchOptions, prof: Profile, kind: str, source: str, width: D
                          description="0.5 x of gelu_new"),
                     _out(f"{prefix}.one_plus", f"{tag}gelu_one_plus_tanh", shape, "width", 2,
                          description="1 + tanh(...) of gelu_new")]
-        out.append(_out(f"{prefix}.act", f"{tag}gelu_output", shape, "width", 2, description="GELU output (down input)"))
+        out.append(_out(f"{prefix}.act", f"{tag}gelu_output", shape, "width", 2,
+                        description="GELU output (down input)"))
     else:
         if opts.fused_gate_up:  # gate and up are views of one (B, S, 2 d_ff) output: one storage
             out.append(Saved(f"{prefix}.gate_up", f"{tag}gate_up_output", (B, S, TWO, width), "act", "width", 3,

@@ -83,11 +83,20 @@ def _flat(dims: tuple[Dim, ...]) -> Dim:
 
 
 def matmul_grads(leaf: Step, prefix: str) -> Step:
-    """dX = dY @ W^T and dW = X^T @ dY for a forward matmul X @ W, both by the one matmul rule."""
+    """dX = dY @ W^T and dW = X^T @ dY for a forward matmul X @ W, both by the one matmul rule. A band matmul
+    (the sliding-window convention: only the (query, key) pairs inside the window) has both gradients over the
+    same pairs, each costing what the forward costs."""
+    key = prefix + leaf.key.partition(".")[2]
+    if len(leaf.shapes) == 1:
+        grads = tuple(dataclasses.replace(leaf, key=f"{key}.{name}", title=name, aliases=(),
+                                          description=f"{what} of {leaf.title}, over the same pairs")
+                      for name, what in (("grad_input", "dL/d(left operand)"),
+                                         ("grad_right_operand", "dL/d(right operand)")))
+        return Step(key, leaf.title, children=grads, kind="total", group=leaf.group,
+                    total_title=f"total_{leaf.title}", description=f"backward of {leaf.title}")
     left, right = leaf.shapes
     *batch, m, k = left
     n, rbatch = right[-1], right[:-2]
-    key = prefix + leaf.key.partition(".")[2]
     d_in = matmul(f"{key}.grad_input", "grad_input", (*batch, m, n), (*rbatch, n, k), group=leaf.group,
                   description=f"dL/d(input) of {leaf.title}: dY @ (right operand)^T")
     if rbatch:

@@ -280,6 +280,8 @@ def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: 
         raise UsageError(f"--steps: must be a positive integer, got {n_steps}")
     check_parallel(setup.parallel, config, config.context_length)
     _check_setup(config, batch, setup)
+    if setup.window == "band" and conventions.causal:
+        raise UsageError("--causal: the band convention (--window band) already counts only the causal pairs")
     if not conventions.activations:
         conventions = replace(conventions, activations=default_activations(config, setup.parallel))
     if conventions.activations in ACTIVATION_SETS and not config.arch.is_assignment:

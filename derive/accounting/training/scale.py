@@ -25,6 +25,7 @@ from ...model.config import ModelConfig
 from ...model.saved import SETS, profile_for
 from ...model.steps import Dim, Evaluated, Step, evaluate
 from .activations import ACTIVATION_SETS, activation_tree
+from .derivation import max_batch_expr
 from .parallel import DP, MICROBATCHES, Parallel
 from .precision import Optimizer, Precision
 from .saved_memory import SavedLayout, Split, block_step, once_steps
@@ -179,8 +180,9 @@ class ScaleAccounting:
         stage that bounds it. In-flight micro-batches as in this setup (1F1B: min(pp - i, m))."""
         best: tuple[int, StageMemory] | None = None
         for m in self.stage_memory:
-            a, b = self.linear(m)
-            n = max((budget - b) // a, 0) if a else (10**18 if b <= budget else 0)
+            a, b = self.linear(m)  # solved as the homework's: floor of the root of a x + b = budget
+            n = max(int(max_batch_expr(sympy.Integer(a), sympy.Integer(b), budget)), 0) if a else \
+                (10**18 if b <= budget else 0)
             if best is None or n < best[0]:
                 best = (n, m)
         assert best is not None
