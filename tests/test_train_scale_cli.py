@@ -133,3 +133,14 @@ def test_band_convention_trains_sliding_layers_on_their_band():
     assert band["setup"]["window"] == "band" and band["forward_flops"] < full["forward_flops"]
     assert band["backward_flops"] == 2 * band["forward_flops"]  # both gradients over the window's pairs
     assert band["memory"] == full["memory"]  # eager attention keeps the full square either way
+
+
+def test_the_readme_shows_what_derive_prints():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    result = run("llama-2-7b", "--precision", "bf16-mixed", "--zero", "3", "--dp", "64", "--tp", "2", "--sp",
+                 "--batch", "512", "--micro-batch", "1", "--recompute", "selective", "--hardware", "h100-bf16",
+                 "--mfu", "0.4", "--measured-step-time", "1.9")
+    assert result.exit_code == 0, result.output
+    shown = result.output.splitlines()[-13:]
+    for line in shown:
+        assert line in readme, line

@@ -19,7 +19,7 @@ from ...accounting.training.parallel import DP, EP, ETP, MICROBATCHES, PARALLEL_
 from ...accounting.training.precision import ledger
 from ...accounting.training.report import simplified
 from ...accounting.training.run import TrainAccounting, make_setup, train_account, train_report
-from ...accounting.training.saved_memory import RECOMPUTE_MODES, SavedLayout, block_step
+from ...accounting.training.saved_memory import RECOMPUTE_MODES, block_step
 from ...accounting.training.states import RULES, expert_elements, stage_params, states_tree
 from ...accounting.account import account
 from ...model.config import ModelConfig, load_config
