@@ -149,7 +149,7 @@ def attention_saved(opts: ArchOptions, prof: Profile, kind: str, source: str) ->
             out += norm_saved(opts, prof, f"attention.{name}_norm", f"attention.{name}_proj.out", shape,
                               "heads" if per_head else "width", 2, kind)
     if kind == "korthikanti":
-        kv_heads = (B, HKV, S, head)
+        kv_heads = (B, HKV if opts.gqa else H, S, head)  # keys and values once per key/value head
         return out + [
             _out("attention.q", "query", heads, "heads", 1, description="Q after RoPE"),
             _out("attention.k", "key", kv_heads, "heads", 1, description="K after RoPE (num_kv_heads heads)"),
