@@ -72,6 +72,9 @@ class Profile:
     rope_half: bool = False  # cos/sin of half the rotated width (gpt-oss rotates the two halves, no cat)
     rope_complex: bool = False  # one complex64 freqs_cis of half the rotated width (DeepSeek-V2's view_as_complex)
     router: str = "topk_norm"  # mixture of experts routing (see moe_saved)
+    # one key/value head for several query heads: at a micro-batch of 1, repeat_kv's expand + reshape and the
+    # score bmm's reshape are views, so k and v keep one head (set per config by the accounting, not per type)
+    single_kv: bool = False
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
@@ -166,10 +169,11 @@ def attention_saved(opts: ArchOptions, prof: Profile, kind: str, source: str) ->
     if prof.kv_index and (opts.gqa or (opts.residual, opts.block_norms) == ("parallel", "pre")):
         out += [Saved(f"attention.{n}_index", f"{n}_index", (ONE,), "int64", "none", description=f"the index "
                       f"list that selects {n} from the fused qkv (multi-query / new decoder layout)") for n in "kv"]
+    kv_split = "kv_view" if prof.single_kv else "heads"  # saved_memory: num_heads, or 1 head at batch 1
     out += [_out("attention.q", "query", heads, "heads", 1, description="Q after RoPE, kept by the score bmm"),
-            _out("attention.k", "key", heads, "heads", 1,
+            _out("attention.k", "key", heads, kv_split, 1,
                  description="K after RoPE, repeated to num_heads heads (repeat_kv), kept by the score bmm"),
-            _out("attention.v", "value", heads, "heads", 1,
+            _out("attention.v", "value", heads, kv_split, 1,
                  description="V repeated to num_heads heads, kept by the weighted-sum bmm")]
     if opts.attention_sinks:  # gpt-oss: cat(scores, sink) - max, softmax in the compute dtype, sink dropped
         sinked = (B, H, S, Dim("seq_len + 1", S.expr + 1, "S + 1"))
@@ -237,7 +241,9 @@ def mla_saved(opts: ArchOptions, prof: Profile, kind: str, source: str) -> list[
     """Multi-head latent attention (DeepSeek-V2/V3, transformers' DeepseekV3Attention) reading `source`: the
     latent norms (kv_a_layernorm reads a view of the kv_a output, whose whole storage an fp32 run keeps), the
     up-projections' inputs, q and k of nope + rope width per head, v, the softmax and the o_proj input."""
-    from .dims import D_QK, D_ROPE, D_V, MLA_KV_A, MLA_O, R_KV, R_Q
+    import sympy
+
+    from .dims import D_QK, D_ROPE, D_V, MLA_KV_A, MLA_KV_B, MLA_O, R_KV, R_Q
 
     out = [_out("attention.input", "attention_input", (B, S, D), tensor=source,
                 description="input of the query and key-value down-projections")]
@@ -251,10 +257,17 @@ def mla_saved(opts: ArchOptions, prof: Profile, kind: str, source: str) -> list[
                     description="input of kv_b_proj (normalised key-value latent)"))
     square = (B, H, S, S)
     qk = (B, H, S, D_QK)
+    # full: bmm's reshape of the value (a slice of kv_b's output, heads transposed) copies it, except at a batch
+    # of 1 where it is a view and keeps kv_b's whole output; korthikanti: the value alone
+    v_width = MLA_O if kind == "korthikanti" else Dim(
+        "num_heads * (qk_nope_head_dim + v_head_dim) if batch_size = 1 else num_heads * v_head_dim",
+        sympy.Piecewise((MLA_KV_B.expr, sympy.Eq(B.expr, 1)), (MLA_O.expr, True)),
+        r"h (d_{\mathrm{nope}} + d_v)|_{B=1},\ h d_v")
     out += [_out("attention.q", "query", qk, "heads", 1, description="query: nope and rope parts of every head"),
             _out("attention.k", "key", qk, "heads", 1, description="key: each head's nope part and the shared "
                                                                     "rope key"),
-            _out("attention.v", "value", (B, H, S, D_V), "heads", 1, description="value of every head")]
+            _out("attention.v", "value", (B, S, v_width), "width", 2,
+                 description="value of every head (at batch 1 a view of kv_b_proj's output: all of it is kept)")]
     if kind == "korthikanti":
         return out + [
             _out("attention.probs", "softmax_output", square, "heads", 1, core=True, description="softmax output"),

@@ -25,7 +25,10 @@ def homework_lines(t, report: dict[str, Any]) -> list[str]:
     one = s["devices"] == 1 and s["microbatches"] == 1
     what = "memory" if one else f"memory per device (stage {mem['peak_stage']})"
     per = "batch_size" if one else "micro_batch"
-    out.append(f"{what} = {mem['per_example_bytes']:,} * {per} + {mem['fixed_bytes']:,} bytes")
+    line = f"{what} = {mem['per_example_bytes']:,} * {per} + {mem['fixed_bytes']:,} bytes"
+    if mem["total_at_micro_batch_1"] != mem["per_example_bytes"] + mem["fixed_bytes"]:
+        line += f" (from 2 sequences on; at 1, views instead of copies: {mem['total_at_micro_batch_1']:,} bytes)"
+    out.append(line)
     out.append(f"largest {'batch' if one else 'micro-batch'} in {escape_terminal(t.budget.text)} "
                f"({t.budget.bytes:,} bytes): {report['max_batch_size']:,}")
     out.append(f"forward FLOPs:     {report['forward_flops']:,}")

@@ -60,6 +60,7 @@ def memory_report(t: "TrainAccounting", text: Callable[[sympy.Expr], str]) -> di
         "activations_per_device": peak.activations.value,
         "total_per_device": peak.total,
         "peak_stage": peak.stage.index,
+        "total_at_micro_batch_1": s.at_one(peak),  # the linear form a B + b holds from 2 sequences on
         "model_states": states,
         "parameters_per_device": peak.params.value,
         "stages": [{"stage": m.stage.index, "in_flight": m.in_flight, "parameters": m.params.value,

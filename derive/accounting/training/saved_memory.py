@@ -16,6 +16,7 @@ from functools import lru_cache
 import sympy
 
 from ...errors import UsageError
+from ...model import symbols as sy
 from ...model.components import repeat, total
 from ...model.dims import B, S
 from ...model.options import ArchOptions
@@ -57,7 +58,11 @@ def _divided(dim: Dim, by: sympy.Symbol, name: str, ceiling: bool = False) -> Di
 
 def split_dims(entry: Saved, split: Split) -> tuple[Dim, ...]:
     dims = list(entry.dims)
-    if split.tp and entry.split in ("heads", "width"):
+    if entry.split == "kv_view":  # one key/value head: repeated to every head, except as a view at batch 1
+        heads = sy.h / TP if split.tp else sy.h
+        dims[entry.at] = Dim("num_heads (1 if batch_size = 1)", sympy.Piecewise((1, sympy.Eq(sy.B, 1)),
+                                                                               (heads, True)), r"h|_{B>1}")
+    elif split.tp and entry.split in ("heads", "width"):
         dims[entry.at] = _divided(dims[entry.at], TP, "tp")
     elif split.tp and entry.split == "vocab":
         dims[entry.at] = _divided(dims[entry.at], TP, "tp", ceiling=True)

@@ -93,6 +93,9 @@ class ScaleAccounting:
         p = self.parallel
         split = Split(tp=p.tp > 1, sp=p.sp, etp=p.expert_tp > 1, ep=p.ep > 1)
         prof = profile_for(self.config.hf_model_type, self.config.arch.is_assignment)
+        c = self.config
+        if c.attention == "mha" and c.kv_heads // p.tp == 1 < c.num_heads // p.tp:
+            prof = dataclasses.replace(prof, single_kv=True)
         return SavedLayout(self.config.arch, prof, self.activation_set, self.precision.activations, split,
                            self.recompute)
 
@@ -168,12 +171,18 @@ class ScaleAccounting:
         return max(self.stage_memory, key=lambda m: m.total)
 
     def linear(self, m: StageMemory) -> tuple[int, int]:
-        """(per micro-batch sequence, fixed): the stage's memory = a B + b, exact integers."""
-        poly = sympy.Poly(m.activations_expr, sy.B)
+        """(per micro-batch sequence, fixed): the stage's memory = a B + b, exact integers, for micro-batches of 2
+        or more sequences (at 1, PyTorch keeps a single key/value head and MLA's value as views: at_one)."""
+        expr = m.activations_expr.replace(sympy.Piecewise, lambda *pairs: pairs[-1][0])  # the B >= 2 branch
+        poly = sympy.Poly(expr, sy.B)
         if poly.degree() > 1:
             raise ValueError("activations are not linear in the micro-batch")
         a = int(poly.coeff_monomial(sy.B))
         return a, int(poly.coeff_monomial(1)) + m.states.value
+
+    def at_one(self, m: StageMemory) -> int:
+        """The stage's memory at a micro-batch of one sequence, exactly."""
+        return int(m.activations_expr.xreplace({sy.B: sympy.Integer(1)})) + m.states.value
 
     def largest_micro_batch(self, budget: int) -> tuple[int, StageMemory]:
         """The largest micro-batch every stage fits in `budget` bytes (0 if the fixed part does not fit), and the
@@ -183,6 +192,8 @@ class ScaleAccounting:
             a, b = self.linear(m)  # solved as the homework's: floor of the root of a x + b = budget
             n = max(int(max_batch_expr(sympy.Integer(a), sympy.Integer(b), budget)), 0) if a else \
                 (10**18 if b <= budget else 0)
+            if n < 2:  # the linear form holds from 2 sequences on; 1 is checked exactly
+                n = 1 if self.at_one(m) <= budget else 0
             if best is None or n < best[0]:
                 best = (n, m)
         assert best is not None
