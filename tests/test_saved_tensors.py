@@ -87,10 +87,10 @@ def test_full_set_is_what_autograd_keeps(model_type, data, tmp_path):
         cfg = api.load_config(str(path))
     except DeriveError:  # an odd partial rotary width: derive refuses it (test_hf_random checks how)
         return
-    # At micro-batch 1 PyTorch keeps slices of a fused qkv output as views of it (documented in the README);
-    # derive counts the copies made at B >= 2. (A single key/value head and MLA's value, views at B = 1 too, are
-    # counted as views there: those configs are drawn with B = 1 as well.)
-    views = cfg.fused_qkv or model_type == "falcon"
+    # At micro-batch 1 PyTorch keeps some tensors as views where larger batches copy them (a single key/value head,
+    # MLA's value): derive counts them as such. Falcon's slices of its fused qkv output are views at batch 1 in
+    # ways derive does not follow (documented in the README): Falcon is drawn with B >= 2.
+    views = model_type == "falcon"
     batch = data.draw(st.integers(2, 3) if views else st.integers(1, 2))
     for dtype in (torch.bfloat16,) if model_type in MOE else (torch.float32, torch.bfloat16):
         hf = O.hf_config(config)

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sympy
+
 from .dims import (
     D, DFF, H, HKV, ONE, TWO, B, S, Dim, head_width, kv_width, q_width,
 )
@@ -241,8 +243,6 @@ def mla_saved(opts: ArchOptions, prof: Profile, kind: str, source: str) -> list[
     """Multi-head latent attention (DeepSeek-V2/V3, transformers' DeepseekV3Attention) reading `source`: the
     latent norms (kv_a_layernorm reads a view of the kv_a output, whose whole storage an fp32 run keeps), the
     up-projections' inputs, q and k of nope + rope width per head, v, the softmax and the o_proj input."""
-    import sympy
-
     from .dims import D_QK, D_ROPE, D_V, MLA_KV_A, MLA_KV_B, MLA_O, R_KV, R_Q
 
     out = [_out("attention.input", "attention_input", (B, S, D), tensor=source,
