@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
@@ -107,3 +108,24 @@ def parse_budget(text: str) -> Budget:
         raise UsageError(f"--budget: unknown budget {shown(text)} (an integer and a unit, e.g. 80GB or 80GiB; "
                          f"known units: {', '.join(BYTE_UNITS)})")
     return Budget(str(text).strip(), int(match.group(1)), match.group(2))
+
+
+def positive_number(value: Any, option: str) -> Fraction:
+    """A positive exact number ('2.5', '238.3e3', '1e-3', '3/2'); UsageError naming `option` otherwise (at most
+    60 characters are read: Fraction('1e-999999999') would build a billion-digit power of ten)."""
+    text = str(value).strip()
+    try:
+        if len(text) > 60:
+            raise ValueError
+        number = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"{option}: expected a positive number, got {shown(text)}") from None
+    if number <= 0:
+        raise UsageError(f"{option}: expected a positive number, got {shown(text)}")
+    return number
+
+
+def utilization(flops_per_step: int, step_seconds: Fraction, devices: int, peak_flops: Fraction) -> Fraction:
+    """FLOPs of one step / (step time x devices x peak FLOP/s per device): MFU when the FLOPs are model FLOPs,
+    HFU when they include recomputation (Chowdhery et al. 2022, Appendix B). A dimensionless fraction."""
+    return Fraction(flops_per_step) / (Fraction(step_seconds) * devices * Fraction(peak_flops))

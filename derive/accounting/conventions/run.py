@@ -15,27 +15,16 @@ from typing import Any
 
 import sympy
 
-from ...errors import UsageError
+from ...errors import UsageError, shown
 from ...model import symbols as sy
 from ...model.architectures import Derivation, derivation_for
 from ...model.config import ModelConfig
 from ...model.steps import substitute
 from ..account import substitution
-from ..hardware import get_hardware
+from ..hardware import get_hardware, positive_number, utilization
 from .facts import PARAM_COUNTS
 from .reconcile import Reconciled, TermRow, exact_total, reconcile_all, simplify
 from .registry import PER, SCOPES
-
-
-def parse_positive(value: Any, option: str) -> Fraction:
-    """A positive exact number from text ('238.3e3', '275e12', '1/3'); UsageError naming `option` otherwise."""
-    try:
-        frac = Fraction(str(value).strip())
-    except (ValueError, ZeroDivisionError):
-        raise UsageError(f"{option}: expected a positive number, got {value!r}") from None
-    if frac <= 0:
-        raise UsageError(f"{option}: expected a positive number, got {value!r}")
-    return frac
 
 
 @dataclass(frozen=True)
@@ -49,7 +38,8 @@ class Measured:
 
     def utilization(self, flops_per_step: int, tokens_per_step: int) -> Fraction:
         """FLOPs per step x steps per second / (devices x peak): MFU (or HFU when recomputation is counted)."""
-        return Fraction(flops_per_step) * self.tokens_per_second / tokens_per_step / (self.devices * self.peak_flops)
+        return utilization(flops_per_step, Fraction(tokens_per_step) / self.tokens_per_second, self.devices,
+                           self.peak_flops)
 
 
 def measured(tokens_per_second: Any = None, hardware: str | None = None, peak_flops: Any = None,
@@ -60,12 +50,12 @@ def measured(tokens_per_second: Any = None, hardware: str | None = None, peak_fl
             raise UsageError("--tokens-per-second: give the measured throughput to compute MFU")
         return None
     if isinstance(devices, bool) or not isinstance(devices, int) or devices <= 0:
-        raise UsageError(f"--devices: must be a positive integer, got {devices!r}")
-    tps = parse_positive(tokens_per_second, "--tokens-per-second")
+        raise UsageError(f"--devices: must be a positive integer, got {shown(devices)}")
+    tps = positive_number(tokens_per_second, "--tokens-per-second")
     if peak_flops is not None and hardware is not None:
         raise UsageError("--peak-flops: give either --hardware or --peak-flops, not both")
     if peak_flops is not None:
-        return Measured(tps, devices, parse_positive(peak_flops, "--peak-flops"), "--peak-flops")
+        return Measured(tps, devices, positive_number(peak_flops, "--peak-flops"), "--peak-flops")
     if hardware is None:
         raise UsageError("--hardware: give the accelerator (configs/hardware.yaml) or --peak-flops to compute MFU")
     hw = get_hardware(hardware)

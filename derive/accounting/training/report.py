@@ -14,7 +14,8 @@ from .activations import ACTIVATION_SETS
 from .derivation import SECONDS_PER_DAY
 from .precision import ledger
 from .saved_memory import RECOMPUTE_MODES
-from .timing import convention_line, positive_number
+from ..hardware import positive_number
+from .timing import convention_line
 
 if TYPE_CHECKING:
     from .run import TrainAccounting

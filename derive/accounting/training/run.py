@@ -21,7 +21,7 @@ from ...model.config import ModelConfig
 from ...model.steps import Evaluated, evaluate, substitute
 from ..display import Displayable, DisplayRow
 from ..account import substitution
-from ..hardware import Budget, Hardware, get_hardware, parse_budget
+from ..hardware import Budget, Hardware, get_hardware, parse_budget, positive_number
 from .activations import ACTIVATION_SETS
 from .derivation import SECONDS_PER_DAY, Conventions, TrainingDerivation, training_for
 from .parallel import Parallel, check_parallel
@@ -29,7 +29,7 @@ from .precision import (
     DEFAULT_OPTIMIZER, DEFAULT_PRECISION, Optimizer, Precision, get_optimizer, get_precision,
 )
 from .scale import ScaleAccounting, default_activations
-from .timing import EXACT, Timing, positive_number, step_flops_expr
+from .timing import EXACT, Timing, step_flops_expr
 
 _MFU_TEXT = re.compile(r"[+]?(\d{1,50}(\.\d{0,50})?|\.\d{1,50})([eE][-+]?\d{1,3})?|\d{1,50}/\d{1,50}")
 MAX_SECONDS = Fraction(10) ** 300  # durations are rendered as floats (at most about 1.8e308)

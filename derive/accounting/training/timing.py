@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 import sympy
 
 from ...errors import UsageError, shown
 from ..conventions.facts import facts_of
+from ..hardware import utilization
 from ..conventions.registry import CONVENTIONS
 from .derivation import TrainingDerivation
 
@@ -51,20 +51,6 @@ def convention_line(convention: str) -> str:
     return f"{c.key}: {c.title}, {c.as_written}; {what}"
 
 
-def positive_number(value: Any, option: str) -> Fraction:
-    """A positive exact number ('2.5', '1e-3', '3/2'); UsageError naming `option` otherwise."""
-    text = str(value).strip()
-    try:
-        if len(text) > 60:
-            raise ValueError
-        number = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise UsageError(f"{option}: expected a positive number, got {shown(text)}") from None
-    if number <= 0:
-        raise UsageError(f"{option}: expected a positive number, got {shown(text)}")
-    return number
-
-
 @dataclass(frozen=True)
 class Timing:
     """One step's FLOPs under a convention, on `devices` devices of `peak` FLOP/s each."""
@@ -86,7 +72,7 @@ class Timing:
         return mfu * Fraction(self.flops + self.recompute, self.flops)
 
     def mfu_from_step_time(self, seconds: Fraction) -> Fraction:
-        return Fraction(self.flops) / (seconds * self.devices * self.peak)
+        return utilization(self.flops, seconds, self.devices, self.peak)
 
     def mfu_from_throughput(self, tokens_per_second: Fraction) -> Fraction:
-        return Fraction(self.flops) * tokens_per_second / (self.tokens * self.devices * self.peak)
+        return utilization(self.flops, Fraction(self.tokens) / tokens_per_second, self.devices, self.peak)
