@@ -198,3 +198,26 @@ def test_2024_architecture_matches_a_torch_model(L, h, dk, dff, vocab, S, B):
         logits.float().sum().backward()
     train = api.train_account(cfg, batch_size=B, conventions=api.training_conventions(activations="cs336-2024"))
     assert bwd.get_total_flops() == train.backward.value == 2 * acc.forward_flops
+
+
+def test_every_closed_form_beside_a_figure_in_2026_part_c_holds_for_that_figure():
+    """(c) counts XL as configured (d_ff 4,288) while (a) assumes 8/3 d_model: the step's closed form and the
+    estimates' formulas printed beside (c)'s figures must evaluate to those figures (a closed form at 8/3 d_model
+    beside a figure at 4,288 was an equation that does not hold)."""
+    import re
+
+    import sympy
+
+    text = api.render_sheet("adamw-accounting", fmt="md", edition="2026")
+    L, d, dff, B = 48, 1600, 4288, 1024
+    subs = {"batch_size": B, "context_length": T, "d_model": d, "d_ff": dff, "num_layers": L, "vocab_size": V}
+    step = 3 * swiglu_forward(L, d, dff, T, B)  # backward = 2 x forward, per matmul
+    assert step == 10_803_517_115_596_800
+    (value,) = re.findall(r"^step_flops \(forward \+ backward\) = ([\d,]+)$", text, re.M)
+    (form,) = re.findall(r"^step_flops = (batch_size \*.*)$", text, re.M)
+    assert int(value.replace(",", "")) == step
+    assert sympy.sympify(form.replace("^", "**")).subs(subs) == step
+    rows = re.findall(r"^\| 6N[^|]* \| `([^`]+)` \| ([\d,]+) \|", text, re.M)
+    assert len(rows) == 2
+    for formula, flops in rows:
+        assert sympy.sympify(formula.replace("^", "**")).subs(subs) == int(flops.replace(",", ""))

@@ -209,8 +209,10 @@ def adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any], e
         "forward_one": one.forward.value,
         "step_flops": t.step_flops,
         "train_step_flops": t.train_step_flops,
-        "step_sym": sym(problem_form(d.step_flops, d_ff)),
-        "approximations": approximation_rows(t, d_ff),
+        # (c) and (d) count the config as configured: when (a)'s d_ff rule is not the config's own, their closed
+        # forms keep d_ff as a symbol, so each equation holds for the figures beside it.
+        "step_sym": sym(problem_form(d.step_flops, sy.d_ff if assumed else d_ff)),
+        "approximations": approximation_rows(t, sy.d_ff if assumed else d_ff),
         "time": time_context(t, problem.time_unit),
         "optimizer_share": f"{t.optimizer.value / t.train_step_flops * 100:.4f}%",
         "symbol_names": used_symbols([account(config)])[0] | {"batch_size", "seq_len"},
