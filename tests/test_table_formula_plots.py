@@ -115,6 +115,32 @@ def test_crossover_gpt2_xl():
     assert crossover(api.load_config("gpt2-xl")).value == Fraction(3 * 6400, 2) == 9600
 
 
+# Crossover of the attention scores (4 S^2 (num_heads * head_dim) per block, full square) with the feed-forward,
+# written by hand per architecture: MoE (k experts of 6 S d d_ff each; the router is not in the ffn group),
+# a head_dim of its own (GPT-3 XL: 24 heads of 128 in d_model 2,048: 4 S d d_ff for its GELU MLP).
+CROSSOVERS = {
+    "mixtral-8x7b": Fraction(6 * 2 * 14336 * 4096, 4 * 32 * 128),  # 43,008
+    "gpt3-xl": Fraction(4 * 2048 * 8192, 4 * 24 * 128),  # 16,384 / 3
+}
+
+
+@pytest.mark.parametrize("name", sorted(CROSSOVERS))
+def test_crossover_of_configs_with_more_symbols_than_the_six_sizes(name, tmp_path):
+    """The context chart of a config whose closed form needs experts_per_token or head_dim (it raised a TypeError
+    from sympy, exit 1, before the crossover substituted every symbol of the config)."""
+    assert crossover(api.load_config(name)).value == CROSSOVERS[name]
+    out = tmp_path / "c.svg"
+    result = run("plot", name, "--kind", "context", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_text().lstrip().startswith("<?xml")
+
+
+@pytest.mark.parametrize("spec", sorted(p.name for p in (DATA / "hf").glob("*.json")))
+def test_context_chart_of_every_real_config(spec, tmp_path):
+    result = run("plot", str(DATA / "hf" / spec), "--kind", "context", "--out", str(tmp_path / "c.svg"))
+    assert result.exit_code == 0, result.output
+
+
 def test_plot_cli_writes_svg_and_tex(tmp_path):
     svg = tmp_path / "s.svg"
     assert run("plot", "--kind", "shares", "--out", str(svg)).exit_code == 0

@@ -69,7 +69,8 @@ def crossover(config: ModelConfig, over: str = "attention_scores", under: str = 
     if len(roots) != 1:
         raise ValueError(f"expected one positive crossover for {over} vs {under}, got {roots}")
     expr = roots[0] if _is_monomial(roots[0]) else sympy.simplify(roots[0])
-    values = {SYMBOLS[k]: v for k, v in config.values().items()}
+    # Every symbol of the config (experts_per_token, head_dim, kv_lora_rank ...), not only the six sizes.
+    values = {SYMBOLS[k]: v for k, v in config.symbol_values().items()}
     value = sympy.Rational(expr.xreplace({k: sympy.Integer(v) for k, v in values.items()}))
     return Crossover(expr, Fraction(int(value.p), int(value.q)), eq)
 
