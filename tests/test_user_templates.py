@@ -67,6 +67,22 @@ def test_user_template_errors_are_one_line(tmp_path, body, message):
     assert not list(tmp_path.glob("bad*.md"))
 
 
+@pytest.mark.parametrize("body", [
+    "{{ cycler.__init__.__globals__.os.popen('echo pwned > PWNED').read() }}",
+    "{{ accounting.__class__.__mro__[1].__subclasses__() }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+])
+def test_user_template_cannot_reach_python_internals(tmp_path, monkeypatch, body):
+    """A shared template is data to render, not a program: Jinja's sandbox refuses unsafe attributes (one line,
+    exit 2, nothing written, the command never run)."""
+    monkeypatch.chdir(tmp_path)
+    template = tmp_path / "evil.md.j2"
+    template.write_text(body)
+    result = run("sheet", "--template", str(template), "--out", str(tmp_path))
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "unsafe" in result.output
+    assert not (tmp_path / "PWNED").exists() and not list(tmp_path.glob("evil*.md"))
+
+
 def test_user_template_needs_a_format_suffix(tmp_path):
     template = tmp_path / "appendix.j2"
     template.write_text("x")

@@ -90,17 +90,23 @@ def _loader(extra: tuple[str, ...]) -> jinja2.BaseLoader:
 def environment(fmt: str, extra: tuple[str, ...] = ()) -> jinja2.Environment:
     """The environment of `fmt` (md, tex, html); `extra`: directories searched before derive's templates."""
     loader = _loader(extra)
+    # A user's template (extra folders) runs in Jinja's sandbox: it reads the context but cannot reach Python
+    # internals (`cycler.__init__.__globals__.os` ran shell commands from a shared template before).
+    if extra:
+        from jinja2.sandbox import SandboxedEnvironment as Env
+    else:
+        Env = jinja2.Environment
     common = dict(loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                   keep_trailing_newline=True, bytecode_cache=None if extra else _bytecode_cache())
     if fmt == "tex":
-        env = jinja2.Environment(
+        env = Env(
             **common, finalize=_tex_finalize, autoescape=False,
             block_start_string="<%", block_end_string="%>", variable_start_string="<<",
             variable_end_string=">>", comment_start_string="<#", comment_end_string="#>",
         )
         _tex_helpers(env)
     elif fmt == "md":
-        env = jinja2.Environment(**common, finalize=_md_finalize, autoescape=False)
+        env = Env(**common, finalize=_md_finalize, autoescape=False)
         env.filters["num"] = lambda n: MD(fmt_int(n))
         env.filters["cell"] = lambda s: MD(escape_md(str(s)))
         env.filters["code"] = lambda s: MD(visible(str(s)))  # derive's own formulas, inside `...` or a fence
@@ -109,7 +115,7 @@ def environment(fmt: str, extra: tuple[str, ...] = ()) -> jinja2.Environment:
         env.filters["line"] = lambda s: MD(_prose(Line(s), "md"))
         env.filters["word"] = lambda v: MD(escape_md(option_word(v)))
     elif fmt == "html":
-        env = jinja2.Environment(**common, finalize=_html_finalize, autoescape=True)
+        env = Env(**common, finalize=_html_finalize, autoescape=True)
         _html_helpers(env)
     else:
         raise RenderError(f"--format: unknown format {fmt!r} (known: {', '.join(FORMATS)})")
