@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import subprocess
 from html.parser import HTMLParser
 
@@ -17,6 +18,7 @@ from hypothesis import given, settings, strategies as st
 from markdown_it import MarkdownIt
 
 from derive.render.escape import escape_csv, escape_html, escape_md, escape_tex, escape_terminal, visible
+from derive.render.escape import _TEX_SYMBOLS as TEX_SYMBOLS
 from tex_helpers import compile_tex, tool
 
 HOSTILE = [
@@ -71,6 +73,19 @@ def test_tex_escaping_compiles_inert_in_text_and_comments(tmp_path):
         assert f"MARK{i}" in text and "ENDMARK" in text
 
 
+def test_tex_escaping_typesets_typographic_characters(tmp_path):
+    """Dashes, curly quotes, x, mu, Greek and combining accents are typeset (they were shown as \\u2014 ...); what
+    pdflatex cannot typeset without packages (CJK) stays a visible code; the document compiles either way."""
+    name = "Llama 3 \u2014 8B \u201cbase\u201d 2\u00d7 \u03bcP \u03b1=0.5 \u2264 1\u2026 Cafe\u0301 \u6a21\u578b"
+    esc = escape_tex(name)
+    assert "---" in esc and "``base''" in esc and r"$\times$" in esc and r"$\mu$P" in esc and r"$\alpha$" in esc
+    assert "Caf\u00e9" in esc and esc.count(r"\textbackslash{}u") == 2  # the two CJK characters only
+    doc = "\\documentclass{article}\n\\begin{document}\n" + esc + "\n\\section*{" + esc + "}\n\\end{document}\n"
+    pdf, _ = compile_tex(doc, tmp_path, "typographic", fit=False)
+    text = subprocess.run([tool("pdftotext"), str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "\u2014" in text and "\u201cbase\u201d" in text and "\u00d7" in text and "\u03b1=0.5 \u2264 1" in text
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40))
 def test_tex_escaping_leaves_no_active_character(text):
@@ -80,8 +95,9 @@ def test_tex_escaping_leaves_no_active_character(text):
     for ch in "$&#^_~{}":
         stripped = out.replace("\\" + ch, "")
         for cmd in (r"\textbackslash{}", r"\textasciitilde{}", r"\textasciicircum{}", r"\textless{}",
-                    r"\textgreater{}", r"\textbar{}", r"{\ttfamily\char34}", r"\nobreakspace{}"):
+                    r"\textgreater{}", r"\textbar{}", r"{\ttfamily\char34}", *TEX_SYMBOLS.values()):
             stripped = stripped.replace(cmd, "")
+        stripped = re.sub(r"\$\\[A-Za-z]+\$", "", stripped)  # a Greek letter: $\mu$
         assert ch not in stripped, (text, out)
 
 

@@ -44,8 +44,36 @@ _TEX_SPECIALS = {
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", '"': r"{\ttfamily\char34}",
 }
 # Letters beyond ASCII that pdflatex typesets in its default OT1 encoding as well as in T1 (accent + base, or a
-# glyph OT1 has). Anything else would stop pdflatex ("Unicode character not set up"): it is shown as \\uXXXX.
+# glyph OT1 has). Anything not here or in _TEX_SYMBOLS (CJK, emoji ...) would stop pdflatex ("Unicode character not
+# set up"): it is shown as \\uXXXX.
 _TEX_LETTERS = frozenset("ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝàáâãäåæçèéêëìíîïñòóôõöøùúûüýÿßŒœ")
+
+
+# Typographic and mathematical characters people put in names ("Llama 3 — 8B “base”", "μP", "2×"), as the
+# commands that print them in any encoding; Greek letters by their Unicode names (GREEK SMALL LETTER MU -> \mu).
+_TEX_SYMBOLS = {
+    "\u00a0": r"\nobreakspace{}", "\u2014": "---", "\u2013": "--", "\u2012": "--", "\u2010": "-", "\u2011": "-",
+    "\u201c": "``", "\u201d": "''", "\u2018": "`", "\u2019": "'",
+    "\u2026": r"\ldots{}", "\u2022": r"\textbullet{}", "\u00a7": r"\S{}",
+    "\u00b6": r"\P{}", "\u00a9": r"\copyright{}", "\u00ae": r"\textregistered{}", "\u2122": r"\texttrademark{}",
+    "\u00d7": r"$\times$", "\u00b7": r"$\cdot$", "\u22c5": r"$\cdot$", "\u00f7": r"$\div$", "\u00b1": r"$\pm$",
+    "\u2212": r"$-$", "\u2248": r"$\approx$", "\u2260": r"$\neq$", "\u2264": r"$\le$", "\u2265": r"$\ge$",
+    "\u2192": r"$\to$", "\u2190": r"$\leftarrow$", "\u221e": r"$\infty$", "\u00b0": r"$^{\circ}$",
+    "\u00b2": r"$^{2}$", "\u00b3": r"$^{3}$", "\u00b9": r"$^{1}$", "\u2202": r"$\partial$", "\u221a": r"$\surd$",
+    "\u00b5": r"$\mu$",
+}
+_GREEK_TEX = frozenset("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau "
+                       "upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split())
+
+
+def _greek(ch: str) -> str | None:
+    """`$\\name$` for a Greek letter LaTeX has a command for (OT1 has no glyphs of its own for them)."""
+    name = unicodedata.name(ch, "")
+    for prefix, case in (("GREEK SMALL LETTER ", str.lower), ("GREEK CAPITAL LETTER ", str.capitalize)):
+        if name.startswith(prefix):
+            letter = case(name[len(prefix):].replace("LAMDA", "LAMBDA"))
+            return f"$\\{letter}$" if letter in _GREEK_TEX else None
+    return None
 
 
 def _tex_char(ch: str) -> str:
@@ -53,8 +81,11 @@ def _tex_char(ch: str) -> str:
         return _TEX_SPECIALS[ch]
     if " " <= ch <= "~" or ch in _TEX_LETTERS:
         return ch
-    if ch == "\u00a0":
-        return r"\nobreakspace{}"
+    if ch in _TEX_SYMBOLS:
+        return _TEX_SYMBOLS[ch]
+    greek = _greek(ch)
+    if greek is not None:
+        return greek
     code = ord(ch)
     return r"\textbackslash{}" + (f"u{code:04x}" if code < 0x10000 else f"U{code:08x}")
 
@@ -64,7 +95,8 @@ def escape_tex(text: str) -> str:
 
     Every character TeX treats specially is replaced by the command that prints it, and a newline is `\\n`
     (visible), so nothing in `text` can end a comment, open a group or run a command."""
-    return "".join(_tex_char(ch) for ch in visible(text))
+    # NFC first: an accent typed as a combining mark joins its letter (e + U+0301 is the letter é of _TEX_LETTERS).
+    return "".join(_tex_char(ch) for ch in visible(unicodedata.normalize("NFC", text)))
 
 
 # --- Markdown -------------------------------------------------------------------------------------------------
