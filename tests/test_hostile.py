@@ -153,6 +153,15 @@ CASES = [
     Case("int-digits-vary", ["sweep", "gpt2-xl", "--vary", f"vocab_size={BIG}"], ("--vary", "digits")),
     Case("int-digits-result", ["flops", "gpt2-xl", "--batch", "9" * 4200, "--set", "vocab_size=" + "9" * 200],
          ("digits",), partial=True),
+    # A size too large for its figures to be shown as floats (4,000 digits is under Python's limit): one line
+    # naming the file and key (an OverflowError from the sheet's float conversions before).
+    Case("size-digits-sheet", ["sheet", "{tmp}/c.yaml", "--out", "{tmp}/out"], ("c.yaml", "vocab_size", "4,000 digits"),
+         files={"c.yaml": BASE.replace("vocab_size: 100", "vocab_size: " + "9" * 4000)}),
+    Case("size-digits-json", ["sheet", "{tmp}/config.json", "--out", "{tmp}/out"],
+         ("config.json", "vocab_size", "31 digits"),
+         files={"config.json": json.dumps(LLAMA).replace('"vocab_size": 100', '"vocab_size": 1' + "0" * 30)}),
+    Case("size-digits-option", ["params", "gpt2-xl", "--set", "head_dim=" + "9" * 40], ("--set", "head_dim", "40 digits")),
+    Case("size-digits-vary", ["sweep", "gpt2-xl", "--vary", "d_model=" + "9" * 4000], ("--vary", "d_model", "digits")),
     Case("deep-json", ["params", "{tmp}/config.json"], ("config.json", "nested"),
          files={"config.json": "[" * 200_000 + "]" * 200_000}),
     Case("deep-yaml-flow", ["params", "{tmp}/c.yaml"], ("c.yaml", "nested"), files={"c.yaml": "[" * 200_000}),

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import UsageError, label, shown
 from ..model.config import INT_KEYS, SIZE_SYMBOLS
-from ..model.reading import MAX_INT_DIGITS
+from ..model.reading import MAX_INT_DIGITS, size_too_large
 
 VARY_KEYS: tuple[str, ...] = (*INT_KEYS, "batch_size", "seq_len", "num_kv_heads", "n_experts", "experts_per_token",
                               *SIZE_SYMBOLS, "num_sliding_layers")
@@ -66,6 +66,9 @@ def _values(spec: str) -> tuple[str, Sequence[int]]:
         raise UsageError(f"--vary {label(spec)}: more than {MAX_COMBINATIONS:,} values")
     if any(r.start <= 0 for r in items):
         raise UsageError(f"--vary {label(spec)}: values must be positive integers")
+    for r in items:
+        if (why := size_too_large(r[-1])) is not None:
+            raise UsageError(f"--vary {label(spec)}: {key}: {why}")
     return key, items[0] if len(items) == 1 else _union(items)
 
 

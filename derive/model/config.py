@@ -213,6 +213,8 @@ def _validate(data: Mapping[str, Any], source: str, default_name: str, hf_model_
         value = data[key]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(source, key, f"must be a positive integer, got {shown(value)}")
+        if (why := reading.size_too_large(value)) is not None:
+            raise ConfigError(source, key, why)
     for key in TEXT_KEYS:
         if key in data and not isinstance(data[key], str):
             raise ConfigError(source, key, f"must be a string, got {shown(data[key])}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..errors import ConfigError, shown
+from .reading import size_too_large
 
 CHOICE_KEYS: dict[str, tuple[str, ...]] = {
     "norm": ("rmsnorm", "layernorm"),
@@ -143,6 +144,8 @@ def validate_arch(data: Mapping[str, Any], source: str) -> dict[str, Any]:
             if key in ZERO_ALLOWED and value == 0 and not isinstance(value, bool):
                 continue
             raise ConfigError(source, key, f"must be a positive integer, got {shown(value)}")
+        if key in data and value is not None and (why := size_too_large(value)) is not None:
+            raise ConfigError(source, key, why)
     out = {k: data[k] for k in ARCH_KEYS if k in data}
     _validate_attention(data, source, out)
     _validate_ffn(data, source, out)

@@ -35,6 +35,9 @@ MAX_FILE_BYTES = 10_000_000  # a config.json is a few kB; this bounds memory, no
 MAX_DEPTH = 64  # levels of nested mappings/lists; real configs use 3
 MAX_ALIAS_NODES = 10_000  # nodes reached again through aliases; a config needs a handful
 MAX_INT_DIGITS = 4300  # Python's own limit on reading an integer from text (sys.get_int_max_str_digits)
+# A model size (vocab_size, d_model, --vary values ...) has at most this many digits: no model comes near, and a
+# product of a dozen such sizes stays below 10^308, so every figure can also be shown as a float (GB, shares).
+MAX_SIZE_DIGITS = 30
 
 _YAML = "tag:yaml.org,2002:"
 # The plain data tags; anything else (!!python/object, !!set, a local !tag) is refused, never constructed.
@@ -364,3 +367,11 @@ def safe_name(text: str) -> str:
 __all__ = ["MAX_FILE_BYTES", "MAX_DEPTH", "MAX_ALIAS_NODES", "MAX_INT_DIGITS", "check_path", "path_exists", "read_text",
            "require_regular_file", "decimal_int", "load_yaml", "load_yaml_value", "load_json", "check_text",
            "safe_name"]
+
+
+def size_too_large(value: int) -> str | None:
+    """Why an integer cannot be a model size (more than MAX_SIZE_DIGITS digits), or None when it can."""
+    if value < 10 ** MAX_SIZE_DIGITS:
+        return None
+    return (f"an integer of {len(str(value)):,} digits is larger than any size derive accounts for (at most "
+            f"{MAX_SIZE_DIGITS} digits, so that every figure stays within what a float can show)")
