@@ -114,6 +114,9 @@ def test_an_edition_of_your_own_renders_and_checks(tmp_path):
      "transformer-accounting.parts.ii.answers"),
     (lambda d: d["transformer-accounting"]["parts"].pop("iii"), "transformer-accounting.parts"),
     (lambda d: d["transformer-accounting"].update(family=["toy-a", "no-such-model"]), "transformer-accounting"),
+    # a preset's name the edition forgot to define: it would have been derive's gpt2-xl, d_ff 6,400 "given"
+    (lambda d: d["transformer-accounting"].update(subject="gpt2-xl"), "transformer-accounting"),
+    (lambda d: d["adamw-accounting"].update(model="gpt2-small"), "adamw-accounting.model"),
     (lambda d: d["adamw-accounting"]["activations"]["per_block"].append("dropout"), "adamw-accounting.activations"),
     (lambda d: d["adamw-accounting"].update(budgets=["80 gigs"]), "adamw-accounting.budgets"),
     (lambda d: d["adamw-accounting"].update(mfu="1.5"), "adamw-accounting.mfu"),

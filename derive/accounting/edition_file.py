@@ -39,6 +39,11 @@ def read_edition(path: str) -> Edition:
                       _transformer(r, models), _adamw(r, name, arch), path)
     for model in (edition.transformer.subject, *edition.transformer.family, edition.adamw.model):
         where = "adamw-accounting.model" if model == edition.adamw.model else "transformer-accounting"
+        if models and model not in models:
+            # An edition that defines its models (its own d_ff rule, shapes) means those: a name it forgot would
+            # silently become derive's preset of that name, with another d_ff labelled as given by the problem.
+            raise ConfigError(path, where, f"{model!r} is not one of the edition's models ({', '.join(models)}); "
+                              "an edition with models of its own must define every model its problems name")
         try:
             config = edition.config(model)
         except ConfigError:
