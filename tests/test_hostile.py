@@ -143,6 +143,10 @@ CASES = [
          files={"config.json": json.dumps({**LLAMA, "model_type": ["llama"]})}),
     Case("model-type-object", ["params", "{tmp}/config.json"], ("model_type", "unsupported"),
          files={"config.json": json.dumps({**LLAMA, "model_type": {"llama": 1}})}),
+    # a multimodal wrapper (Gemma 3 4B+): refused, with the way to account for its language model
+    Case("model-type-multimodal", ["params", "{tmp}/config.json"], ("config.json", "model_type", "'gemma3'",
+                                                                     "text_config", "llama language model"),
+         files={"config.json": json.dumps({"model_type": "gemma3", "text_config": LLAMA, "vision_config": {}})}),
     Case("model-type-null", ["flops", "{tmp}/config.json"], ("model_type",),
          files={"config.json": json.dumps({**LLAMA, "model_type": None})}),
     Case("int-digits-yaml", ["params", "{tmp}/c.yaml"], ("c.yaml", "vocab_size", "5,000 digits"),

@@ -116,8 +116,8 @@ def from_hf_config(data: Any, source: str, overrides: Mapping[str, Any] | None =
     if model_type is None:
         raise ConfigError(source, "model_type", f"missing (supported model types: {supported})")
     if not isinstance(model_type, str) or model_type not in HF_TYPES:  # a list or object is not hashable
-        raise ConfigError(source, "model_type",
-                          f"unsupported model type {shown(model_type)} (supported: {supported})")
+        raise ConfigError(source, "model_type", f"unsupported model type {shown(model_type)}"
+                          f"{_text_config_hint(data)} (supported: {supported})")
     spec = HF_TYPES[model_type]
     hf_keys = {k: v for k, v in overrides.items() if k in spec.defaults or k in spec.aliases}
     rest = {k: v for k, v in overrides.items() if k not in hf_keys}
@@ -129,3 +129,16 @@ def from_hf_config(data: Any, source: str, overrides: Mapping[str, Any] | None =
     out["description"] = f"Hugging Face {model_type} config.json"
     out["buffers"] = "model"
     return out, model_type, tuple(fields.defaults_used), rest
+
+
+def _text_config_hint(data: Mapping[str, Any]) -> str:
+    """For a multimodal config (Gemma 3 4B+, Llama 4, Mistral 3 ...) whose `text_config` is a supported language
+    model: how to account for that model alone (derive does not count vision towers, so it does not guess)."""
+    from .hf_types import HF_TYPES
+
+    text = data.get("text_config")
+    inner = text.get("model_type") if isinstance(text, Mapping) else None
+    if not isinstance(inner, str) or inner not in HF_TYPES:
+        return ""
+    return (f"; its text_config is a supported {inner} language model: save that object as a config.json of its "
+            f"own (jq .text_config config.json > text.json) to account for it; the vision tower is not counted")
