@@ -167,3 +167,15 @@ def test_markdown_sheet_links_svgs_drawn_without_matplotlib(tmp_path, monkeypatc
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
     shares = (tmp_path / "transformer-accounting-shares.svg").read_text()
     assert all(name in shares for name in GPT2)
+
+
+def test_rows_at_different_lengths_say_their_length():
+    """gpt2-xl counts 1,024 tokens, llama-2-7b 4,096: per-sequence FLOPs and shares are comparable only with the
+    length beside them, so the default columns add context_length; rows of one length keep the default columns."""
+    rows = list(csv.DictReader(io.StringIO(run("table", "gpt2-xl", "llama-2-7b", "--format", "csv").output)))
+    assert [r["context_length"] for r in rows] == ["1024", "4096"]
+    v, t, L, d, h, dff = GPT2["gpt2-xl"]
+    assert int(rows[0]["forward_flops"]) == 2 * t * v * d + L * (8 * t * d * d + 4 * t * t * d + 6 * t * d * dff)
+    same = run("table", "gpt2-small", "gpt2-xl", "--format", "csv").output.splitlines()[0]
+    assert "context_length" not in same
+    assert "context_length" not in run("table", "gpt2-xl", "llama-2-7b", "--columns", "model,params").output

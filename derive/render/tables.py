@@ -195,6 +195,10 @@ def render_tex(accs: list[Accounting], cols: list[Column], fragment: bool = Fals
 def render_table(accs: list[Accounting], fmt: str = "md", columns: str | None = None,
                  fragment: bool = False) -> str:
     cols = parse_columns(columns)
+    if not columns and len({a.seq_len for a in accs}) > 1:
+        # Per-sequence FLOPs and shares of rows at different lengths are not comparable unless each row says its
+        # length: the default columns then show context_length (the sequence each row counts).
+        cols.insert(1, COLUMNS["context_length"])
     if fmt == "csv":
         return render_csv(accs, cols)
     if fmt == "md":
