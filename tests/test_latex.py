@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from derive import api
@@ -14,9 +16,13 @@ SHEETS = [
     ("model-accounting", ["gpt2-small-hf", "llama-2-7b"]),
     ("adamw-accounting", []),
 ]
+# MLA + MoE with dense first layers: closed forms of many worded symbols, (L - L_dense) (...) terms. Standalone
+# only: their fragments in a plain article's narrower text still overflow (table cells of long formulas).
+WIDE = [("model-accounting", [str(Path(__file__).parent / "data" / "hf" / name)])
+        for name in ("DeepSeek-V3.json", "gpt-oss-20b.json")]
 
 
-@pytest.mark.parametrize("sheet, configs", SHEETS)
+@pytest.mark.parametrize("sheet, configs", SHEETS + WIDE)
 def test_every_sheet_compiles_and_fits_the_page(sheet, configs, tmp_path):
     compile_tex(api.render_sheet(sheet, api.load_configs(configs), fmt="tex"), tmp_path)
 
@@ -50,3 +56,18 @@ def test_markup_is_not_escaped_twice(sheet, configs):
     text = api.render_sheet(sheet, api.load_configs(configs), fmt="tex")
     assert r"\textbackslash{}" not in text
     assert r"\begin{tabular" in text and r"\toprule" in text
+
+
+def test_a_long_term_with_two_sums_opens_the_longer_and_keeps_the_other_in_parentheses():
+    """(L - L_dense) (a + b + ...) too wide for a line: the long sum is broken across lines and the short one stays
+    a parenthesised factor (printed bare it would read - L_dense + L (...), another formula)."""
+    import sympy
+
+    from derive.render.latex import equation
+
+    from derive.model import symbols as sy
+
+    xs = sympy.symbols("a0:30")
+    tex = equation("P", (sy.SYMBOLS["num_layers"] - sy.SYMBOLS["num_dense_layers"]) * sympy.Add(*xs))
+    assert "multline" in tex and r"\Bigl(" in tex
+    assert tex[tex.index("P = "):tex.index(r"\Bigl(")] == r"P = (- \symNumDenseLayers + \nlayers) "

@@ -160,6 +160,7 @@ def visible_width(tex: str) -> int:
     """Rough printed width in characters: a control word counts as one glyph, braces as none."""
     text = re.sub(r"\\dnum\{(\d+)\}", lambda m: f"{int(m.group(1)):,}", tex)
     text = re.sub(r"\\(cdot|left|right|Bigl|Bigr)", " ", text)
+    text = re.sub(r"\\sym[A-Za-z]+", "xxx", text)  # a letter with a worded subscript (r_kv, d_nope): ~3 glyphs
     text = re.sub(r"\\[A-Za-z]+", "x", text)
     return len(re.sub(r"[{}^_ ]", "", text))
 
@@ -171,10 +172,15 @@ def _terms_tex(expr: sympy.Expr, printer: MacroPrinter, width: int) -> list[str]
         tex = _plain_parens(printer.doprint(term))
         sign = "" if i == 0 else ("" if tex.startswith("-") else "+ ")
         inner = [a for a in sympy.Mul.make_args(term) if isinstance(a, sympy.Add)]
-        if visible_width(tex) > width and len(inner) == 1:
-            coeff = term / inner[0]
-            parts = _terms_tex(inner[0], printer, width)
+        if visible_width(tex) > width and inner:
+            # Open the longest sum; other sums stay in the coefficient ((L - L_dense) (a + b + ...) opens the
+            # second: DeepSeek's MoE layers ran 249 pt into the margin when only a lone sum was opened).
+            big = max(inner, key=lambda a: visible_width(printer.doprint(a)))
+            coeff = term / big
+            parts = _terms_tex(big, printer, width)
             head = _plain_parens(printer.doprint(coeff))
+            if isinstance(coeff, sympy.Add):  # (L - L_dense) stays one factor
+                head = f"({head})"
             parts[0] = f"{sign}{head} \\Bigl({parts[0]}"
             parts[-1] = f"{parts[-1]}\\Bigr)"
             tokens.extend(parts)
