@@ -97,6 +97,12 @@ class Fields:
         if not isinstance(value, list) or len(value) != layers or any(not isinstance(v, str) for v in value):
             got = f"{len(value)} entries" if isinstance(value, list) else shown(value)
             raise self.error(key, f"must list one attention type per layer ({layers}), got {got}")
+        # The attention kinds derive accounts for; transformers refuses names it does not know, and derive will
+        # not count a chunked, linear or indexed attention layer as full attention.
+        for i, kind in enumerate(value):
+            if kind not in ("full_attention", "sliding_attention"):
+                raise self.error(f"{key}[{i}]", f"{shown(kind)} is not an attention kind derive accounts for "
+                                 "(full_attention, sliding_attention)")
         return value
 
 
