@@ -150,6 +150,7 @@ CASES = [
     Case("layer-types-unknown", ["params", "{tmp}/config.json"], ("config.json", "layer_types[1]", "'bogus'"),
          files={"config.json": json.dumps({**LLAMA, "model_type": "qwen3", "head_dim": 8,
                                            "layer_types": ["full_attention", "bogus"]})}),
+    Case("formula-swapped", ["formula", "params", "gpt2-xl"], ("params is a quantity", "derive formula gpt2-xl params")),
     Case("model-type-null", ["flops", "{tmp}/config.json"], ("model_type",),
          files={"config.json": json.dumps({**LLAMA, "model_type": None})}),
     Case("int-digits-yaml", ["params", "{tmp}/c.yaml"], ("c.yaml", "vocab_size", "5,000 digits"),

@@ -130,6 +130,13 @@ def render_table(accs: Sequence[Accounting], fmt: str = "md", columns: str | Non
     return render_rows(list(accs), fmt, columns, fragment)
 
 
+def quantity_names() -> list[str]:
+    """The names `derive formula` and `derive sweep` take (derive.accounting.quantities.QUANTITIES)."""
+    from ..accounting.quantities import QUANTITIES
+
+    return list(QUANTITIES)
+
+
 def render_formula(acc: Accounting, quantity: str, fmt: str = "text", numbers: bool = False) -> str:
     """`derive formula`: the closed form of one registered quantity (derive.accounting.quantities)."""
     from ..render.formula import render_formula as render_one

@@ -70,7 +70,11 @@ def formula(config: str, quantity: str, fmt: str, numbers: bool, seq_len: int | 
             sets: tuple[str, ...]) -> None:
     """The closed form of QUANTITY (params, forward_flops, memory_fp32, ...) for CONFIG."""
     from .. import api
+    from ..errors import UsageError
 
+    names = api.quantity_names()
+    if config in names and quantity not in names:  # `derive formula params gpt2-xl`: the arguments swapped
+        raise UsageError(f"{config} is a quantity: the order is CONFIG QUANTITY (derive formula {quantity} {config})")
     acc = api.account(api.load_config(config, api.parse_overrides(sets)), batch, seq_len)
     click.echo(api.render_formula(acc, quantity, fmt, numbers), nl=False)
 
