@@ -171,3 +171,18 @@ def test_verify_reports_a_reference_that_cannot_run_on_one_line(tmp_path):
     assert result.exit_code == 2, result.output
     assert "reference model could not be built or run" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_config_json_saved_as_yaml_is_read_as_one(tmp_path):
+    """JSON is YAML: a config.json under another name (model.yaml) is the same model, counted the same
+    (Llama-3.2-1B: 1,235,814,400 parameters, the published count), not 'architectures: unknown key'."""
+    from click.testing import CliRunner
+
+    from derive.cli import main
+
+    src = Path(__file__).parent / "data" / "hf" / "Llama-3.2-1B.json"
+    renamed = tmp_path / "llama.yaml"
+    renamed.write_text(src.read_text())
+    result = CliRunner().invoke(main, ["params", str(renamed), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["total"] == 1_235_814_400

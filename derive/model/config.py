@@ -301,6 +301,11 @@ def load_config(spec: str | Path, overrides: Mapping[str, Any] | None = None) ->
         data, hf_model_type, hf_defaults, overrides = from_hf_config(read_json(path, source), source, overrides)
     else:
         data = _read_yaml(path)
+        if isinstance(data, Mapping) and "model_type" in data and "model_type" not in ALL_KEYS:
+            # A Hugging Face config.json saved under another name (JSON is YAML): read it as one.
+            from .hf import from_hf_config
+
+            data, hf_model_type, hf_defaults, overrides = from_hf_config(data, source, overrides)
     if data is None:
         raise ConfigError(source, None, "file is empty")
     config = _validate(data, source, default_name, hf_model_type, hf_defaults)
