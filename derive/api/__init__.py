@@ -62,6 +62,7 @@ from .tools import (
     check_document,
     check_report_json,
     check_report_text,
+    read_document,
     sweep,
     sweep_arithmetic,
     sweep_pieces,
@@ -80,6 +81,6 @@ __all__ = [
     "default_sheet_for", "write_template", "template_context", "context_lines", "render_table", "render_formula",
     "write_plot", "write_inference_sheet", "train_report", "train_account", "training_report",
     "training_conventions", "conventions_account", "conventions_report", "conventions_text", "infer_account",
-    "infer_report", "infer_text", "check_document", "check_report_text", "check_report_json", "sweep", "sweep_text",
+    "infer_report", "infer_text", "check_document", "read_document", "check_report_text", "check_report_json", "sweep", "sweep_text",
     "sweep_plan", "sweep_pieces", "sweep_arithmetic", "verify", "verify_text",
 ]

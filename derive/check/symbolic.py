@@ -1,0 +1,44 @@
+"""A formula claim against the closed form of the quantity its value matched: equal in general, equal
+given a relation this config satisfies (seq_len = context_length, d_ff = 4 d_model), or different."""
+
+from __future__ import annotations
+
+import sympy
+
+from ..model import symbols as sy
+from .candidates import Candidate
+from .claims import Claim
+from .formula import compare, to_sympy
+from .values import NotUnderstood
+
+
+def formula_note(claim: Claim, c: Candidate, scope: dict) -> tuple[str, bool]:
+    """(note, equal) for a claim written as a formula that matched candidate `c` by value."""
+    derived = c.expr
+    if derived is None or c.setting is None or claim.formula is None:
+        return "", True
+    setting = c.setting
+    params = scope.get("P")
+    extra = {k: sympy.Integer(int(v)) for k, v in scope.items()
+             if isinstance(v, int) and k not in sy.SYMBOLS and not k.isupper() and getattr(v, "denominator", 1) == 1 and len(k) <= 3
+             and k not in ("d", "h", "n", "dk", "dff", "seq")}
+    if params is not None:
+        extra["P"] = extra["N"] = sympy.Integer(int(params))
+    try:
+        claimed = to_sympy(claim.formula, extra)
+    except (NotUnderstood, TypeError, ValueError, ZeroDivisionError, RecursionError):
+        return "", True
+    values = {**setting.config.symbol_values(), "batch_size": setting.batch, "seq_len": setting.seq}
+    equal, used, diff = compare(claimed, derived, values, setting.batch, setting.seq)
+    if not equal:
+        keep = claimed.free_symbols
+        numbers = {sy.SYMBOLS[k]: sympy.Integer(v) for k, v in values.items()
+                   if k in sy.SYMBOLS and sy.SYMBOLS[k] not in keep}
+        equal, used, diff = compare(claimed, derived.xreplace(numbers), values, setting.batch, setting.seq)
+        if equal:
+            return "", True
+    if equal:
+        return (f"The formula equals derive's closed form {sympy.sstr(derived)}"
+                + (f", given {', '.join(used)}." if used else ".")), True
+    return (f"The formula agrees with {c.describe()} only at these sizes: derive's closed form is "
+            f"{sympy.sstr(derived)} (the difference is {sympy.sstr(sympy.factor(diff))})."), False
