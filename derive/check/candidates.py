@@ -68,7 +68,12 @@ class Candidate:
     base: "Candidate | None" = None
     rank: int = 0
     times: int = 1  # occurrences summed, for scope 'all' (num_layers, num_layers x n_experts)
-    titles: frozenset[str] = frozenset()  # the node's own names (`rms_norm_1`, `total_per_transformer_block`)  # lower is more natural (a node before a subset before a share)
+    titles: frozenset[str] = frozenset()  # the node's own names (`rms_norm_1`, `total_per_transformer_block`)
+    parts: frozenset[str] = frozenset()  # a node's children's roles: `W_Q, W_K, W_V, W_O` name the attention
+
+    def named_by(self, roles: frozenset[str]) -> bool:
+        """The roles name this quantity: its own, or (for a node) all of its parts."""
+        return self.roles == roles or bool(self.parts) and self.parts == roles
 
     @property
     def expr(self) -> sympy.Expr | None:
@@ -175,11 +180,13 @@ def tree_candidates(root: Evaluated, tree: str, setting: Setting | None, family:
         scope = "one" if inside else ""
         titles = frozenset(name_key(t) for n in nodes[:1] if len(nodes) == 1
                            for t in (n.step.title, n.step.total_title) if t)
+        parts = frozenset(_role(k.key, root) for k in nodes[0].children) if len(nodes) == 1 else frozenset()
         out.append(Candidate(Fraction(value), fam, tree, roles, label + (" (one block)" if inside else ""),
-                             setting, scope, keys, steps, 1, rank=rank, titles=titles))
+                             setting, scope, keys, steps, 1, rank=rank, titles=titles, parts=parts))
         if inside and mult > 1:
             out.append(Candidate(Fraction(value * mult), fam, tree, roles, f"{label} (all {mult:,})", setting,
-                                 "all", keys, steps, mult_expr, rank=rank + 1, times=mult))
+                                 "all", keys, steps, mult_expr, rank=rank + 1, times=mult, titles=titles,
+                                 parts=parts))
         if shares and total and not (len(nodes) == 1 and nodes[0] is root):
             share = Fraction(value * mult, total)
             out.append(Candidate(share, "ratio", tree, roles, f"share of {label} in {_title(root)}", setting,
@@ -226,16 +233,47 @@ def config_candidates(setting: Setting) -> list[Candidate]:
     cfg = setting.config
     values = {**cfg.symbol_values(), "batch_size": setting.batch, "seq_len": setting.seq}
     out = [Candidate(Fraction(v), "count", "config", frozenset({k}), k, setting, rank=1) for k, v in values.items()]
-    d_k = Fraction(cfg.d_model, cfg.num_heads)
-    out.append(Candidate(d_k, "count", "config", frozenset({"d_k"}), "d_k = d_model / num_heads", setting, rank=1))
-    out.append(Candidate(d_k * cfg.kv_heads, "count", "config", frozenset({"d_kv"}), "d_kv = num_kv_heads * d_k",
-                         setting, rank=1))
+    # one head's width and the widths the projections map to (the shapes a sheet writes: (7168, 576))
+    d_k = Fraction(cfg.d_k)
+    if cfg.attention == "mla":
+        head = "d_k = qk_nope_head_dim + qk_rope_head_dim"
+    else:
+        head = "d_k = head_dim" if cfg.head_dim is not None else "d_k = d_model / num_heads"
+    widths = [(d_k, "d_k", head), (d_k * cfg.num_heads, "q_width", "query width num_heads * d_k")]
+    if cfg.attention == "mla":
+        widths += [(Fraction(cfg.num_heads * cfg.v_head_dim), "v_width", "value width num_heads * v_head_dim"),
+                   (Fraction(cfg.kv_lora_rank + cfg.qk_rope_head_dim), "kv_a_width",
+                    "kv_lora_rank + qk_rope_head_dim"),
+                   (Fraction(cfg.num_heads * (cfg.qk_nope_head_dim + cfg.v_head_dim)), "kv_b_width",
+                    "num_heads * (qk_nope_head_dim + v_head_dim)")]
+    else:
+        widths.append((d_k * cfg.kv_heads, "d_kv", "d_kv = num_kv_heads * d_k"))
+    out += [Candidate(v, "count", "config", frozenset({role}), label, setting, rank=1) for v, role, label in widths]
     out.append(Candidate(Fraction(setting.batch * setting.seq), "count", "config", frozenset({"tokens"}),
                          "tokens = batch_size * seq_len", setting, rank=1))
     for dtype, n in BYTES_PER.items():  # `4 bytes each`, a bytes/parameter column
         for fam in ("count", "bytes"):
             out.append(Candidate(Fraction(n), fam, "givens", frozenset({"bytes_per_parameter"}),
                                  f"bytes per {dtype} number", setting, rank=2))
+    return out
+
+
+def group_candidates(acc: Accounting, setting: Setting, forward: Evaluated) -> list[Candidate]:
+    """The forward-FLOP groups derive's sheets report (attention projections, scores + weighted sum, FFN,
+    lm_head, router), summed over every kind of block, and their shares of the forward pass."""
+    from .vocabulary import read_words
+
+    out: list[Candidate] = []
+    total = forward.value
+    for group, value in acc.groups.items():
+        label = acc.group_label(group)
+        roles = read_words(re.sub(r"\([^()]*\)", " ", label)).roles or frozenset({group})
+        titles = frozenset({name_key(label), name_key(re.sub(r"\([^()]*\)", "", label)), group})
+        out.append(Candidate(Fraction(value), "FLOPs", "forward", roles, f"{label} (all blocks)", setting, "all",
+                             rank=1, titles=titles))
+        if total:
+            out.append(Candidate(Fraction(value, total), "ratio", "forward", roles,
+                                 f"share of {label} in {_title(forward)}", setting, "all", rank=2, titles=titles))
     return out
 
 
@@ -259,11 +297,12 @@ class SettingIndex:
                                          setting, c.scope, c.keys, c.steps, c.mult, per="token", rank=2,
                                          expr_value=None, base=c))
         self.index.extend(config_candidates(setting))
+        self.index.extend(group_candidates(acc, setting, self.roots["forward"]))
 
     def by_roles(self, roles: frozenset[str], trees: Iterable[str]) -> list[Candidate]:
         """Candidates covering exactly these roles, in the given trees (any value)."""
         wanted = set(trees)
-        return [c for c in self.index.all() if c.roles == roles and c.tree in wanted and c.family != "ratio"
+        return [c for c in self.index.all() if c.named_by(roles) and c.tree in wanted and c.family != "ratio"
                 and c.per is None]
 
 

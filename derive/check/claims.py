@@ -65,6 +65,7 @@ class Claim:
     noun: str | None = None  # prose: the noun right after the number (`trainable parameters`)
     qualifier: str = ""  # words after the value (`in fp32`, `per sequence`)
     names: tuple[str, ...] = ()  # name-like parts of the label (a table's name cells), compared with titles
+    caption: str = ""  # the sentence introducing its table (`AdamW, element-wise operations per parameter:`)
 
     @property
     def mismatch(self) -> Pair | None:
@@ -250,6 +251,9 @@ def chain_claims(number: int, clause: str, scope: Mapping[str, Number], context:
     if name is not None and len(segments) > 1 and re.fullmatch(r"[A-Za-z]", head) and head in scope \
             and re.search(r",\s*[A-Za-z]\w*\s*$", segments[1]):
         name = None  # `(a) GPT-2 XL: V = 50257, T = 1024`: the symbol is what the chain states
+    if name is not None and len(segments) > 1 and _given(head) and _names_model(name):
+        # `gpt2-small: d_ff = 3,072`: the size of the model the label names, stated (not d_ff's arithmetic)
+        name, segments = f"{name} {head}", segments[1:]
     if name is None:
         ident = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\*?|[A-Za-z]\w*\s*\([A-Za-z ,]*\)", head)
         if ident:
@@ -259,6 +263,14 @@ def chain_claims(number: int, clause: str, scope: Mapping[str, Number], context:
                 segments = segments[1:]
         elif _wordy(head, scope) and len(segments) > 1:
             name, segments = head, segments[1:]
+    elif len(segments) > 1 and _wordy(head, scope) and split_value(head, scope) is None:
+        last = re.search(r"([A-Za-z_]\w*)\s*$", head)
+        if last and _given(last.group(1)):
+            # `mixture of experts: 64 experts of width d_ff_expert = 1,408`: a size the words end on, stated
+            name, segments = f"{name} {head}", segments[1:]
+        else:  # `attention: W_Q, ..., W_O each d x d -> 4 * 1600^2 = 10.24M`: the arithmetic the words end on
+            tail = _label_tail(head, scope)[1]
+            segments = [tail, *segments[1:]] if tail else segments
     claims: list[Claim] = []
     leftovers: list[str] = []
     label = name or ""
@@ -276,7 +288,8 @@ def chain_claims(number: int, clause: str, scope: Mapping[str, Number], context:
         current.append(head)
         if k + 1 < len(segments) and words and not re.match(r"^[,;]", words):
             claims.append(_chain(number, clause, label, current, scope, context, parent, symbol))
-            label, current, symbol = words, [], None
+            label, tail = _label_tail(words, scope)
+            current, symbol = [tail] if tail else [], None
         else:
             leftovers.append(words)
             claim = _chain(number, clause, label, current, scope, context, parent, symbol)
@@ -289,6 +302,40 @@ def chain_claims(number: int, clause: str, scope: Mapping[str, Number], context:
     if current:
         claims.append(_chain(number, clause, label, current, scope, context, parent, symbol))
     return [c for c in claims if c.value is not None or c.formula], leftovers
+
+
+def _label_tail(words: str, scope: Mapping[str, Number]) -> tuple[str, str | None]:
+    """`is given (q: num_heads * head_dim` -> (`is given (q:`, `num_heads * head_dim`): arithmetic at the end
+    of the words before an `=` is the chain's first step. A lone size (`of width d_ff_expert`) stays in the
+    words: it names what the value is."""
+    if not words or "=" in words or len(words) > 400 or not re.search(r"[*/+^]", words):
+        return words, None
+    tokens = words.split(" ")
+    for i in range(1, len(tokens)):
+        tail = " ".join(tokens[i:]).strip()
+        if not tail or tail.count("(") != tail.count(")") or not re.search(r"[*/+^]", tail) \
+                or re.match(r"[*/+^)]", tail):
+            continue
+        try:
+            q = evaluate(tail, scope)
+        except NotUnderstood:
+            continue
+        if isinstance(q, Quantity) and not q.stripped and _has_symbols(tail, scope):
+            return " ".join(tokens[:i]).strip(), tail
+    return words, None
+
+
+def _names_model(label: str) -> bool:
+    from .context import presets_named
+
+    return bool(presets_named(label))
+
+
+def _given(head: str) -> bool:
+    """A config key or a setting written alone (`d_ff`, `batch_size`): a size a statement gives."""
+    from ..model.options import OPTIONAL_INT_KEYS
+
+    return head in CONFIG_LABELS or head in SETTING_LABELS or head in OPTIONAL_INT_KEYS
 
 
 def _chain(number, clause, label, segments, scope, context, parent, symbol) -> Claim:

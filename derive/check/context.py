@@ -10,75 +10,38 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import lru_cache
 
 from ..errors import DeriveError
 from ..model.config import (
     BOOL_KEYS,
     CHOICE_KEYS,
     INT_KEYS,
-    OPTIONAL_INT_KEYS,
     ModelConfig,
     load_config,
-    preset_names,
 )
-from .document import Document, Line
+from .document import Document
+from .listings import (  # noqa: F401 (KEY_SYNONYMS and presets_named are read through this module too)
+    _NUM,
+    KEY_SYNONYMS,
+    SIZE_KEYS,
+    _int,
+    listing_blocks,
+    model_listings,
+    presets_named,
+    statement_values,
+)
 from .training import Givens, default_givens
 
-SIZE_KEYS = INT_KEYS + OPTIONAL_INT_KEYS
-# Names people give the config keys in prose listings.
-KEY_SYNONYMS = {"vocab_size": "vocab_size", "n_vocab": "vocab_size", "context_length": "context_length",
-                "n_ctx": "context_length", "max_position_embeddings": "context_length", "num_layers": "num_layers",
-                "n_layer": "num_layers", "n_layers": "num_layers", "num_hidden_layers": "num_layers",
-                "d_model": "d_model", "n_embd": "d_model", "hidden_size": "d_model", "num_heads": "num_heads",
-                "n_head": "num_heads", "n_heads": "num_heads", "num_attention_heads": "num_heads", "d_ff": "d_ff",
-                "intermediate_size": "d_ff", "num_kv_heads": "num_kv_heads", "n_kv_heads": "num_kv_heads",
-                "num_key_value_heads": "num_kv_heads", "n_experts": "n_experts", "num_experts": "n_experts",
-                "num_local_experts": "n_experts", "experts_per_token": "experts_per_token",
-                "num_experts_per_tok": "experts_per_token"}
-SETTING_NAMES = {"batch_size", "batch", "seq_len", "sequence_length", "seq_length", "context_length", "n_ctx",
-                 "tokens", "t", "b", "s", "n"}
-_NUM = r"(?<![\d,])(\d{1,3}(?:,\d{3}){1,8}(?!\d|,\d)|\d{1,24}(?!\d|,\d|\.\d))"  # at most 24 digits
-_INLINE = re.compile(rf"(?<![\w*/+^@-])({'|'.join(sorted(KEY_SYNONYMS, key=len, reverse=True))})"
-                     rf"\s*(?:=|:|of|is|at)?\s*{_NUM}(?!\s*(?:[*/x×^+@%(-]|\.\d|[A-Za-z_]\w*\s*(?:[*/^+)]|$)|"
-                     rf"d_model|d_?ff|\\))", re.IGNORECASE)
 _BATCH = re.compile(rf"\bbatch(?:[ _]size)?\s*(?:=|:|of|is)?\s*{_NUM}|\bb\s*=\s*{_NUM}|{_NUM}\s+sequences\b",
                     re.IGNORECASE)
 _SEQ = re.compile(rf"\b(?:seq(?:uence)?[ _]len(?:gth)?|context[ _]length|context|n[ _]ctx|sequence length)"
                   rf"\s*(?:=\s*(?:context_length\s*=\s*)?|:\s*|of\s+|to\s+|at\s+|is\s+)?{_NUM}|"
                   rf"{_NUM}\s+tokens\b|\b[ts]\s*=\s*{_NUM}", re.IGNORECASE)
-_LETTER_KEYS = {"V": "vocab_size", "T": "context_length", "L": "num_layers", "d": "d_model", "D": "d_model",
-                "h": "num_heads", "H": "num_heads", "d_ff": "d_ff", "dff": "d_ff", "F": "d_ff", "E": "n_experts"}
-_LETTERS_RE = re.compile(rf"(?<![\w*/+^.-])({'|'.join(_LETTER_KEYS)})\s*=\s*{_NUM}(?!\s*(?:[*/x×^+@%-]|\.\d))")
 _STEPS = re.compile(rf"{_NUM}\s+(?:training\s+)?steps\b", re.IGNORECASE)
 _MFU = re.compile(r"(\d+(?:\.\d+)?)\s*%\s*mfu|mfu\s*(?:of|=|:)?\s*(0?\.\d+|\d+(?:\.\d+)?\s*%)", re.IGNORECASE)
 _BUDGET = re.compile(r"(\d+)\s*(GB|GiB|TB|TiB)\b")
 _CONVENTIONS = re.compile(r"\bconventions?\b|\bnotation\b", re.IGNORECASE)
 _HALF = re.compile(r"bf16|bfloat16|fp16|float16|half[- ]precision", re.IGNORECASE)
-
-
-@lru_cache(maxsize=None)
-def _preset_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """`GPT-2 XL`, `gpt2-xl`, `gpt2 xl` all name the preset gpt2-xl (longest names first)."""
-    out = []
-    for name in sorted(preset_names(), key=len, reverse=True):
-        parts = re.findall(r"[a-z]+|\d+", name.lower())
-        out.append((re.compile(r"(?<![\w-])" + r"[\s_-]?".join(parts) + r"(?![\w-])", re.IGNORECASE), name))
-    return tuple(out)
-
-
-def presets_named(text: str) -> list[str]:
-    """Preset names a text mentions, in order of first mention (never a path: only the shipped presets)."""
-    found = []
-    for pattern, name in _preset_patterns():
-        m = pattern.search(text, 0, 2_000_000)
-        if m:
-            found.append((m.start(), name))
-    return [name for _, name in sorted(found)]
-
-
-def _int(text: str) -> int:
-    return int(text.replace(",", ""))
 
 
 @dataclass
@@ -90,6 +53,7 @@ class Model:
     stated: dict[str, int] = field(default_factory=dict)  # sizes the document itself gives (listing/assumptions)
     stated_lines: dict[str, int] = field(default_factory=dict)
     first_line: int = 0
+    named: str = ""  # the preset the document names for this listing (its section's heading)
 
 
 @dataclass
@@ -106,118 +70,6 @@ class Context:
     @property
     def main(self) -> Model:
         return self.models[0]
-
-
-def statement_values(doc: Document, assumptions: set | None = None) -> dict[str, tuple[int, int]]:
-    """Sizes a document states outside a `key : value` listing: inline listings and `d_ff = ... = 2,048`
-    (the keys of the second kind are added to `assumptions`)."""
-    found: dict[str, tuple[int, int]] = {}
-    for line in doc.lines:
-        text = line.text
-        if len(text) > 2000:
-            continue
-        letters = list(_LETTERS_RE.finditer(text))
-        for m in letters if len(letters) >= 2 else ():  # `V = 50257, L = 48, d = 1600, h = 25`
-            before = text[:m.start()].rstrip()
-            if before.endswith(("*", "/", "+", "-", "^", "@", "x", "×")):
-                continue
-            found.setdefault(_LETTER_KEYS[m.group(1)], (_int(m.group(2)), line.number))
-        for m in _INLINE.finditer(text):
-            before = text[:m.start()].rstrip()
-            if before.endswith(("*", "/", "+", "-", "^", "@", "x", "×", "(")) and not before.endswith("("):
-                continue  # `8/3 * d_model = 2,048`: d_model is a factor here, not a listing
-            key = KEY_SYNONYMS[m.group(1).lower()]
-            found.setdefault(key, (_int(m.group(2)), line.number))
-        for key, value in _assumption(line):
-            if key not in found and assumptions is not None:
-                assumptions.add(key)
-            found.setdefault(key, (value, line.number))
-    return found
-
-
-def _assumption(line: Line) -> list[tuple[str, int]]:
-    """`d_ff = 8/3 * d_model = 2,048` (a chain whose head is a config key and whose end is an integer)."""
-    from .arith import evaluate
-    from .values import NotUnderstood
-
-    out = []
-    for m in re.finditer(rf"\b({'|'.join(SIZE_KEYS)})\s*=\s*([^=;]{{1,80}}?)=\s*{_NUM}", line.text):
-        expr = m.group(2).strip()
-        try:
-            if expr and not re.fullmatch(r"[\d,]+", expr):
-                evaluate(expr, {"d_model": 1, "num_heads": 1, "vocab_size": 1, "num_layers": 1,
-                                "context_length": 1, "d_ff": 1})
-        except NotUnderstood:
-            continue
-        out.append((m.group(1), _int(m.group(3))))
-    return out
-
-
-def _option(line: Line):
-    """`norm : rmsnorm`, `bias : False` as the model-accounting sheet lists them."""
-    if line.name not in CHOICE_KEYS and line.name not in BOOL_KEYS or len(line.segments) != 1:
-        return None
-    value = line.segments[0].strip().strip("`*").lower()
-    if line.name in CHOICE_KEYS:
-        return value if value in CHOICE_KEYS[line.name] else None
-    return {"true": True, "false": False}.get(value)
-
-
-def listing_blocks(doc: Document) -> list[tuple[int, dict]]:
-    """Consecutive `key : value` lines (sizes and architecture options): (first line, values) per block."""
-    blocks: list[tuple[int, dict]] = []
-    current: dict = {}
-    start, last = 0, -10
-    for line in doc.lines:
-        key = KEY_SYNONYMS.get(line.name or "")
-        value = None
-        if key and len(line.segments) == 1 and not line.is_heading:
-            v = re.fullmatch(r"\s*[`*]*\s*" + _NUM + r"\s*[`*]*\s*", line.segments[0])
-            value = _int(v.group(1)) if v else None
-        option = _option(line) if value is None else None
-        if value is None and option is None and line.text.lstrip().startswith("|"):
-            key, value, option = _table_listing(line.text)
-        if value is None and option is None:
-            continue
-        if line.number - last > 3 or (key in current and value is not None):
-            if current:
-                blocks.append((start, current))
-            current, start = {}, line.number
-        if value is not None:
-            current[key] = value
-        else:
-            current[key if key and key not in KEY_SYNONYMS else line.name] = option
-        last = line.number
-    if current:
-        blocks.append((start, current))
-    merged: list[tuple[int, dict]] = []
-    for s, b in blocks:  # architecture options listed apart from their sizes belong to the sizes above
-        if merged and not any(k in INT_KEYS for k in b) and not any(k in merged[-1][1] for k in b):
-            merged[-1][1].update(b)
-        else:
-            merged.append((s, b))
-    return [(s, b) for s, b in merged if any(k in SIZE_KEYS for k in b)]
-
-
-def _table_listing(text: str) -> tuple[str | None, int | None, object]:
-    """`| vocab_size | V | 50,257 |`: a listing written as a table row (key first, value last)."""
-    cells = [c.strip().strip("`*$ ") for c in text.strip().strip("|").split("|")]
-    if len(cells) < 2:
-        return None, None, None
-    name = cells[0].lower().replace(" ", "_")
-    key = KEY_SYNONYMS.get(name)
-    if key is None and (name in CHOICE_KEYS or name in BOOL_KEYS):
-        value = cells[-1].lower()
-        if name in CHOICE_KEYS and value in CHOICE_KEYS[name]:
-            return name, None, value
-        if name in BOOL_KEYS and value in ("true", "false"):
-            return name, None, value == "true"
-    if key is None:
-        return None, None, None
-    v = re.fullmatch(_NUM, cells[-1])
-    if v:
-        return key, _int(v.group(1)), None
-    return None, None, None
 
 
 def _validated(values: dict, file: str, name: str) -> ModelConfig:
@@ -267,12 +119,16 @@ def read_context(doc: Document, file: str, config: ModelConfig | None, overrides
             cfg = _validated(merged, file, f"{file}:{start}")
         except DeriveError:
             continue
-        models.append(Model(cfg, f"the listing on line {start}", dict(values), first_line=start))
+        before = [line.text for line in doc.lines if starts[-1][0] <= line.number < start]
+        models.append(Model(cfg, f"the listing on line {start}", dict(values), first_line=start,
+                            named=next(iter(presets_named(" ".join(before)[-2000:])[-1:]), "")))
         starts.append((start, len(models) - 1))
+    sizes = model_listings(doc)
+    listed_arch = {k: v for k, v in first_values.items() if k in CHOICE_KEYS or k in BOOL_KEYS}
     for name in named:
-        if all(m.config.name != name for m in models) and len(models) < 8:
+        if all(m.config.name != name and m.named != name for m in models) and len(models) < 8:
             try:
-                models.append(Model(load_config(name), f"preset {name} named in the document"))
+                models.append(_named_model(name, sizes.get(name, {}), listed_arch, file))
             except DeriveError:
                 continue
     k = 0
@@ -289,6 +145,22 @@ def read_context(doc: Document, file: str, config: ModelConfig | None, overrides
         if differ:
             ctx.notes.append(f"--config {config.name} disagrees with the document: " + "; ".join(differ) + ".")
     return ctx
+
+
+def _named_model(name: str, sizes: dict[str, int], arch: dict, file: str) -> Model:
+    """A preset the document names: with the sizes the document gives for it (a table row, a line naming it)
+    and the architecture the document lists for its models (a handout edition's GELU models are GELU)."""
+    base = load_config(name)
+    if not sizes and not arch:
+        return Model(base, f"preset {name} named in the document")
+    data = {**{k: getattr(base, k) for k in INT_KEYS}, **sizes}
+    data.update({k: v for k, v in base.arch_values().items() if v is not None and k not in arch
+                 and not (arch and (k in CHOICE_KEYS or k in BOOL_KEYS))})
+    data.update(arch)
+    taken = ", ".join(f"{k} = {v:,}" for k, v in sizes.items() if getattr(base, k, None) != v)
+    cfg = _validated(data, file, name)
+    return Model(cfg, f"preset {name} named in the document" + (f", with {taken} from the document" if taken else ""),
+                 dict(sizes))
 
 
 def _document_model(values: dict, named: list[str], file: str, stated: dict, blocks) -> Model:

@@ -26,6 +26,8 @@ from .pitfalls import GB_VS_GIB, PITFALLS, Pitfall
 from .values import Quantity, agree, alternate_unit_match
 from .vocabulary import Words, display, read_words
 
+# Roles a table's caption lends every row: what the figures are per, not what they are.
+CAPTION_ROLES = frozenset({"per_parameter"})
 TREE_FAMILIES = {"params": ("count", "bytes"), "forward": ("FLOPs", "FLOP/s"), "backward": ("FLOPs",),
                  "memory": ("bytes",), "buffers": ("count", "bytes"), "activations": ("count", "bytes"),
                  "active_params": ("count", "bytes")}
@@ -78,14 +80,24 @@ def words_of(claim: Claim) -> tuple[Words, bool]:
     strong = claim.kind in ("chain", "cell") and bool(words.roles or words.trees)
     if claim.qualifier:  # `8.51 GB in fp32`, `per sequence`: the qualifier refines, it does not name
         extra = read_words(claim.qualifier)
-        words = Words(words.roles or (extra.roles if not strong else frozenset()), words.scope or extra.scope,
+        roles = words.roles or (extra.roles if not strong else frozenset())
+        words = Words(_per_parameter(roles | (extra.roles & CAPTION_ROLES)), words.scope or extra.scope,
                       words.trees, words.total, words.per or extra.per, words.dtype or extra.dtype, words.text,
                       words.tokens)
+    if claim.caption:  # `AdamW, element-wise operations per parameter:` over a table: every row is per parameter
+        extra = read_words(claim.caption)
+        words = Words(_per_parameter(words.roles | (extra.roles & CAPTION_ROLES)), words.scope, words.trees,
+                      words.total, words.per or extra.per, words.dtype or extra.dtype, words.text, words.tokens)
     if claim.kind == "prose" and claim.noun and read_words(claim.noun).trees & {"params"}:
         before = claim.label[:claim.label.rfind(claim.noun)] if claim.noun in claim.label else claim.label
         words = read_words(" ".join(before.split()[-8:]), claim.noun)
         strong = True  # `1.5 billion trainable parameters`: the noun says what the number counts
     return words, strong
+
+
+def _per_parameter(roles: frozenset[str]) -> frozenset[str]:
+    """`AdamW ... 14 FLOPs per parameter`: per parameter, the optimizer is what is counted, not a part of it."""
+    return roles - {"optimizer"} if "per_parameter" in roles else roles
 
 
 def titled(c: Candidate, claim: Claim) -> bool:
@@ -99,7 +111,8 @@ def titled(c: Candidate, claim: Claim) -> bool:
 def same_quantity(c: Candidate, words: Words, wanted: frozenset[str]) -> bool:
     """The candidate is what the words name: the same parts, a compatible scope, tree and unit."""
     roles = c.roles - {"per_example"} if "per_example" in c.roles and wanted == {"activations"} else c.roles
-    if roles != wanted and not (wanted <= {"step", "optimizer"} and roles == {"train_step"}) \
+    if roles != wanted and not (c.parts and c.parts == wanted) \
+            and not (wanted <= {"step", "optimizer"} and roles == {"train_step"}) \
             and not (wanted == {"root"} and roles <= {"weights", "fixed"}) \
             and not (wanted == {"root"} and roles == {"peak_memory"} and "memory" in words.trees):
         return False

@@ -26,6 +26,7 @@ from .claims import (
     value_of,
 )
 from .context import KEY_SYNONYMS, Context, presets_named
+from .listings import _NUM, _int
 from .document import MAX_LINE, Document, Line
 from .lexer import _preprocess
 from .notation import _as_matmul
@@ -47,10 +48,15 @@ _ALIASES = {"dff", "d_ffn", "n_layers", "n_heads", "n_embd", "n_ctx", "n_vocab",
 _GENERIC = {"value", "values", "quantity", "result", "results", "answer", "number", "amount", "figure", "count"}
 
 
+# `d_ff 2,048`, `d_ff = 2,048`: a size stated in words before the arithmetic that gives it.
+_KEY_VALUE = re.compile(rf"\b({'|'.join(sorted(KEY_SYNONYMS, key=len, reverse=True))})\s*[=:]?\s*{_NUM}")
+
+
 @dataclass
 class Row:
     cells: list[str]
     header: list[str] | None
+    caption: str = ""  # the line right before the table when it introduces it (ends with a colon)
 
 
 def _cells(text: str) -> list[str]:
@@ -66,18 +72,22 @@ def table_rows(doc: Document) -> dict[int, Row]:
     header: list[str] | None = None
     previous: Line | None = None
     prev_cells: list[str] | None = None
+    caption, before = "", ""
     for line in doc.lines:
         text = line.text.strip()
         if not text.startswith("|"):
             header, prev_cells, previous = None, None, line
+            before = text if line.heading_level is None else ""
             continue
+        if prev_cells is None:  # a table starts: the sentence before it, if it introduces it, is its caption
+            caption = before if before.endswith(":") and len(before) < 500 else ""
         cells = _cells(text)
         if all(_SEPARATOR.fullmatch(c) or not c for c in cells):
             header = prev_cells
             if previous is not None:
                 out.pop(previous.number, None)
         else:
-            out[line.number] = Row(cells, header)
+            out[line.number] = Row(cells, header, caption)
         prev_cells, previous = cells, line
     return out
 
@@ -101,8 +111,11 @@ def _parents(doc: Document) -> dict[int, str]:
 
 def _statement(claim: Claim) -> bool:
     """`batch_size = 4`, `using d_ff = 8/3 * d_model = 2,048`: a given or an assumption, not a result."""
-    if claim.parent or claim.kind != "chain" or "*" in claim.label.replace("**", ""):
+    if claim.parent or claim.kind != "chain" or re.search(r"\w\*\s*$", claim.label.replace("**", "")):
         return False  # `seq_len* = 3 d_ff / 2`: the crossover, a result
+    if claim.value is not None and claim.value.exact and any(
+            _int(m.group(2)) == claim.value.value for m in _KEY_VALUE.finditer(claim.label[-600:])):
+        return True  # `gpt2-small: ..., d_ff 2,048 (assumed: 64 x round(8 / 3 x 768 / 64) = 2,048)`: a size's rule
     label = claim.label.strip().strip("*`").lower()
     words = re.findall(r"(?<![\w^])[a-z_][a-z0-9_]*(?![\w^])", label)
     if not words or not re.search(r"(?:^|[\s(,])" + re.escape(words[-1]) + r"\s*$", label):
@@ -169,6 +182,10 @@ def _equation(claim: Claim) -> bool:
     if all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", s) for s in segs) and re.fullmatch(
             r"[A-Za-z_][A-Za-z0-9_]*\s*", claim.label or "x"):
         return True
+    if len(segs) >= 2 and not claim.symbol and re.fullmatch(r"[A-Za-z_]\w*", segs[-1]) \
+            and not re.fullmatch(r"[A-Za-z_]\w*", segs[0]) \
+            and all(re.search(r"[A-Za-z]", s) and not re.search(r"\d{2,}|\d,\d", s) for s in segs):
+        return True  # `k and v project to num_kv_heads * d_k = d_kv`: notation, every side in symbols
     return len(segs) >= 2 and any(p.formulas and p.how is None for p in claim.pairs)
 
 
@@ -255,6 +272,9 @@ def _row_claims(number: int, row: Row, scope: Mapping[str, Number], context: tup
     cells = row.cells
     header = row.header or []
     label = cells[0] if cells and not re.fullmatch(r"[\d,.\s%]+", cells[0]) else ""
+    # `q_a_proj: query compression to r_q (1, 163840, 7168) @ ...`: the name before the colon names the row
+    m = re.match(r"\s*([A-Za-z_][\w.\-]*)\s*:\s+\S", label)
+    row_name = m.group(1) if m else None
     key = label.strip("`* ").lower().replace(" ", "_")
     if key in KEY_SYNONYMS or key in SETTING_LABELS:
         return []
@@ -303,7 +323,8 @@ def _row_claims(number: int, row: Row, scope: Mapping[str, Number], context: tup
                              context=context, model=models[0] if models else None))
     for c in out:
         c.model = c.model or (models[0] if models else None)
-        c.names = tuple(x.strip("`* ") for x in cells if _name_like(x))
+        c.names = tuple(x.strip("`* ") for x in cells if _name_like(x)) + ((row_name,) if row_name else ())
+        c.caption = row.caption
     return out
 
 

@@ -28,9 +28,35 @@ ALIASES: dict[str, str] = {
     "B": "batch_size", "S": "seq_len", "n": "seq_len", "seq": "seq_len", "sequence_length": "seq_len",
     "seq_length": "seq_len", "n_kv_heads": "num_kv_heads", "h_kv": "num_kv_heads", "E": "n_experts",
     "num_experts": "n_experts", "top_k": "experts_per_token",
+    # the sizes of issue 12's architectures as derive's sheets typeset them (d_{nope}, r_{kv}, ...)
+    "d_nope": "qk_nope_head_dim", "d_rope": "qk_rope_head_dim", "d_v": "v_head_dim", "r_kv": "kv_lora_rank",
+    "r_q": "q_lora_rank", "L_dense": "num_dense_layers", "L_swa": "num_sliding_layers", "d_rot": "rotary_dim",
+    "W": "sliding_window", "b_w": "weight_bytes", "b_kv": "kv_bytes", "d_head": "head_dim",
 }
-DERIVED = {"d_k": sy.d / sy.h, "dk": sy.d / sy.h, "d_head": sy.d / sy.h, "head_dim": sy.d / sy.h,
-           "d_kv": sy.h_kv * sy.d / sy.h}
+HEAD_NAMES = ("d_k", "dk", "d_head", "head_dim")  # one head's width, however it is written
+DERIVED = {"d_k": sy.d / sy.h, "dk": sy.d / sy.h, "d_head": sy.d / sy.h, "d_kv": sy.h_kv * sy.d / sy.h}
+
+
+def head_width(values: Mapping[str, int]) -> int | None:
+    """One attention head's query/key width: head_dim when the config gives it, qk_nope_head_dim +
+    qk_rope_head_dim for multi-head latent attention, else d_model / num_heads."""
+    if values.get("qk_nope_head_dim") and values.get("qk_rope_head_dim"):
+        return values["qk_nope_head_dim"] + values["qk_rope_head_dim"]
+    if values.get("head_dim"):
+        return values["head_dim"]
+    d, h = values.get("d_model"), values.get("num_heads")
+    return d // h if d and h and d % h == 0 else None
+
+
+def head_symbols(values: Mapping[str, int]) -> dict[str, sympy.Expr]:
+    """The closed form of one head's width in derive's symbols, for each way it is written."""
+    if values.get("qk_nope_head_dim") and values.get("qk_rope_head_dim"):
+        head = sy.SYMBOLS["qk_nope_head_dim"] + sy.SYMBOLS["qk_rope_head_dim"]
+    elif values.get("head_dim"):
+        head = sy.SYMBOLS["head_dim"]
+    else:
+        head = sy.d / sy.h
+    return {**{name: head for name in HEAD_NAMES}, "d_kv": sy.h_kv * head}
 
 
 def symbol_values(values: Mapping[str, int], params: int | None, activations: int | None) -> dict[str, int]:
@@ -39,11 +65,11 @@ def symbol_values(values: Mapping[str, int], params: int | None, activations: in
     for alias, name in ALIASES.items():
         if name in values:
             out[alias] = values[name]
-    d, h = values.get("d_model"), values.get("num_heads")
-    if d and h and d % h == 0:
-        for name in ("d_k", "dk", "d_head", "head_dim"):
-            out[name] = d // h
-        out["d_kv"] = values.get("num_kv_heads", h) * (d // h)
+    head = head_width(values)
+    if head is not None:
+        for name in HEAD_NAMES:
+            out[name] = head
+        out["d_kv"] = values.get("num_kv_heads", values.get("num_heads", 1)) * head
     if params is not None:
         for name in ("P", "N", "total_parameters", "total_params", "num_params", "n_params"):
             out[name] = params
@@ -52,12 +78,14 @@ def symbol_values(values: Mapping[str, int], params: int | None, activations: in
     return out
 
 
-def to_sympy(text: str, extra: Mapping[str, sympy.Expr]) -> sympy.Expr:
-    """The formula as a sympy expression in derive's symbols; NotUnderstood if it is not one."""
+def to_sympy(text: str, extra: Mapping[str, sympy.Expr], heads: Mapping[str, sympy.Expr] | None = None
+             ) -> sympy.Expr:
+    """The formula as a sympy expression in derive's symbols; NotUnderstood if it is not one. `heads` says what
+    d_k, d_head and head_dim stand for (head_symbols of the config; d_model / num_heads by default)."""
     s, _ = _preprocess(text)
     s = re.sub(r"\b(?:bytes?|FLOPs?|flops|parameters|params)\b", " ", s)
     names = {**{k: v for k, v in sy.SYMBOLS.items()}, **{a: sy.SYMBOLS[n] for a, n in ALIASES.items()},
-             **DERIVED, **extra}
+             **(heads if heads is not None else DERIVED), **extra}
     toks = _split_letters(_tokenize(s), names)
     return _Reader(toks, names).read()
 

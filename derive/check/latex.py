@@ -51,6 +51,10 @@ _SI_PREFIX = {"kilo": "k", "mega": "M", "giga": "G", "tera": "T", "peta": "P", "
               "mebi": "Mi", "gibi": "Gi", "tebi": "Ti", "pebi": "Pi"}
 _SI_UNIT = {"byte": "B", "second": "s", "flops": "FLOPs", "flop": "FLOPs", "percent": "%", "hour": "h",
             "day": "days", "bit": "bit"}
+# Table environments and how many arguments (a width, the column specification) follow \begin{...}.
+_TABLE_ARGS = {"tabular": 1, "array": 1, "longtable": 1, "longtable*": 1, "supertabular": 1, "supertabular*": 2,
+               "xtabular": 1, "mpsupertabular": 1, "tabu": 1, "longtabu": 1, "tabular*": 2, "tabularx": 2,
+               "tabulary": 2, "xltabular": 2}
 _SECTIONS = {"part": "#", "chapter": "#", "section": "##", "subsection": "###", "subsubsection": "####"}
 
 
@@ -129,7 +133,9 @@ class Converter:
         out: list[str] = []
         self._run(s, 0, len(s), pairs, out, 0)
         text = "".join(out)
-        return re.sub(r"[ \t]{2,}", " ", text)
+        text = re.sub(r"[ \t]{2,}", " ", text)
+        # `\texttt{lm\_head}.` reads ` lm_head .`: punctuation goes back against its word, so sentences split
+        return re.sub(r"(?<=[A-Za-z_)])[ \t]+([.,;:])(?=\s|$)", r"\1", text)
 
     # ---------------------------------------------------------------------------------------------
     def _arg(self, s: str, i: int, end: int, pairs: dict[int, int]) -> tuple[int, int, int]:
@@ -253,10 +259,10 @@ class Converter:
         if base in ("begin", "end"):
             a, b, i = self._arg(s, i, end, pairs)
             env = s[a:b]
-            if base == "begin" and env.startswith(("tabular", "array")):
-                if env.startswith("tabularx"):
+            if base == "begin" and env in _TABLE_ARGS:  # the width and the column specification
+                i = self._optional(s, i, end)
+                for _ in range(_TABLE_ARGS[env]):
                     _, _, i = self._arg(s, i, end, pairs)
-                _, _, i = self._arg(s, i, end, pairs)
             return i
         if base in _DROP_ARG:
             i = self._optional(s, i, end)

@@ -206,9 +206,9 @@ class Search:
             si = self.setting_index(setting)
             if si is None:
                 continue
-            out.extend(c for c in si.index.all() if c.roles == roles and c.family != "ratio"
+            out.extend(c for c in si.index.all() if c.named_by(roles) and c.family != "ratio"
                        and c.tree not in ("config",))
-        out.extend(c for c in self.training_index(model).all() if c.roles == roles and c.family != "ratio")
+        out.extend(c for c in self.training_index(model).all() if c.named_by(roles) and c.family != "ratio")
         return out
 
 

@@ -8,7 +8,7 @@ import sympy
 from ..model import symbols as sy
 from .candidates import Candidate
 from .claims import Claim
-from .formula import compare, to_sympy
+from .formula import ALIASES, HEAD_NAMES, compare, head_symbols, to_sympy
 from .values import NotUnderstood
 
 
@@ -21,11 +21,12 @@ def formula_note(claim: Claim, c: Candidate, scope: dict) -> tuple[str, bool]:
     params = scope.get("P")
     extra = {k: sympy.Integer(int(v)) for k, v in scope.items()
              if isinstance(v, int) and k not in sy.SYMBOLS and not k.isupper() and getattr(v, "denominator", 1) == 1 and len(k) <= 3
-             and k not in ("d", "h", "n", "dk", "dff", "seq")}
+             and k not in ("d", "h", "n", "dk", "dff", "seq", "d_kv") and k not in ALIASES and k not in HEAD_NAMES}
     if params is not None:
         extra["P"] = extra["N"] = sympy.Integer(int(params))
+    config_values = setting.config.symbol_values()
     try:
-        claimed = to_sympy(claim.formula, extra)
+        claimed = to_sympy(claim.formula, extra, head_symbols(config_values))
     except (NotUnderstood, TypeError, ValueError, ZeroDivisionError, RecursionError):
         return "", True
     values = {**setting.config.symbol_values(), "batch_size": setting.batch, "seq_len": setting.seq}

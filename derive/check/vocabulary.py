@@ -217,3 +217,38 @@ DISPLAY = {"scores": "Q K^T", "weighted_sum": "scores @ V", "adamw_m": "the Adam
 def display(roles: frozenset[str] | set[str]) -> str:
     names = [DISPLAY.get(r, r) for r in sorted(roles)]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# Architecture options as people (and derive's LaTeX and HTML sheets) write them: `ffn: mixture of experts`,
+# `bias: no`. Each phrase is compared whole, after normalise(); a value's own name always counts.
+OPTION_PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "norm": {"rmsnorm": ("rms norm", "rms"), "layernorm": ("layer norm", "ln")},
+    "ffn": {"swiglu": ("swi glu",), "gelu": ("gelu mlp", "mlp", "gelu feed forward"), "geglu": ("ge glu",),
+            "moe": ("mixture of experts", "mixture of experts ffn", "sparse moe")},
+    "positions": {"rope": ("rotary", "rotary embeddings", "rotary position embeddings"),
+                  "learned": ("learned absolute", "learned positions", "absolute", "learned position embeddings"),
+                  "alibi": ()},
+    "attention": {"mha": ("multi head attention", "gqa", "mqa", "grouped query attention", "multi query attention"),
+                  "mla": ("multi head latent attention", "latent attention")},
+    "block_norms": {"pre": ("pre norm", "pre ln"), "post": ("post norm", "post ln"),
+                    "sandwich": ("sandwich norms", "sandwich norm"), "shared": ("one norm for both", "one norm")},
+    "residual": {"sequential": (), "parallel": ("parallel residual", "parallel attention and mlp")},
+    "qk_norm": {"none": ("no",), "head": ("per head", "per head rmsnorm"), "full": ("over all heads", "across heads")},
+    "buffers": {"rope_tables": ("per block rope tables", "rope cos sin tables"),
+                "model": ("as the reference registers them", "as the model registers them")},
+    "rope_buffers": {"one": ("one set",), "per_layer_type": ("one set per attention type", "per attention type"),
+                     "none": ()},
+}
+_BOOLEAN_WORDS = {"yes": True, "true": True, "y": True, "no": False, "false": False, "n": False, "none": False}
+
+
+def option_value(key: str, text: str, allowed: tuple[str, ...] | None = None) -> object | None:
+    """The value of architecture option `key` written as `text` (`mixture of experts` -> `moe`, `no` -> False);
+    None when the words are no value of it. `allowed` lists a choice key's values (None: a yes/no option)."""
+    words = re.sub(r"[.;:,]+$", "", normalise(text)).strip()
+    if allowed is None:
+        return _BOOLEAN_WORDS.get(words)
+    for value in allowed:
+        if words == normalise(value) or words in OPTION_PHRASES.get(key, {}).get(value, ()):
+            return value
+    return None
