@@ -35,7 +35,7 @@ def test_markdown_sheet_states_the_answers():
     assert "floor(51,866,424,320 / 15,517,753,344) = floor(3.3424) = **3**" in text
     assert "memory = 15,517,753,344 * batch_size + 34,032,921,600 bytes" in text
     assert "= 6,583.56" in text
-    assert "activations_full - activations_problem = 8 * batch_size * context_length * d_model * num_layers" in text
+    assert "activations_swiglu - activations_problem = 8 * batch_size * context_length * d_model * num_layers" in text
 
 
 def test_latex_sheet_compiles(tmp_path):

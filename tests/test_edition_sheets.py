@@ -218,4 +218,4 @@ def test_2024_sheet_describes_the_2024_model():
     assert "feed-forward (GELU MLP)" in text and "feed-forward (SwiGLU)" not in text
     adamw = api.render_sheet("adamw-accounting", fmt="md", edition="2024")
     assert "| per block | gelu | GELU(W1 x)" in adamw and "silu" not in adamw.lower().replace("silu(w1", "")
-    assert "`adamwAccounting`" in adamw and "The `full` activation set" not in adamw
+    assert "`adamwAccounting`" in adamw and "The `problem-swiglu` activation set" not in adamw

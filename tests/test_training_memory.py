@@ -45,7 +45,7 @@ def test_memory_is_linear_in_batch():
 
 
 def test_full_activation_set_adds_w3_output_and_gated_product():
-    diff = training(Conventions(activations="full")).activations.expr - training().activations.expr
+    diff = training(Conventions(activations="problem-swiglu")).activations.expr - training().activations.expr
     assert sympy.expand(diff - 2 * L * B * T * sy.d_ff) == 0
 
 

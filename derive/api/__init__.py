@@ -35,6 +35,7 @@ from .documents import (
     write_plot,
     write_sheets,
     write_template,
+    write_training_sheet,
 )
 from .models import (
     active_summary,
@@ -55,8 +56,10 @@ from .runs import (
     infer_text,
     train_account,
     train_report,
+    train_text,
     training_conventions,
     training_report,
+    training_setup,
 )
 from .tools import (
     check_document,
@@ -79,7 +82,8 @@ __all__ = [
     "load_configs", "tree_json", "params_report", "flops_report", "table_text", "active_summary", "defaults_line",
     "window_line", "sheet_context", "render_sheet", "file_stem", "WrittenFiles", "write_sheets",
     "default_sheet_for", "write_template", "template_context", "context_lines", "render_table", "render_formula",
-    "write_plot", "write_inference_sheet", "train_report", "train_account", "training_report",
+    "write_plot", "write_inference_sheet", "write_training_sheet", "train_report", "train_account", "training_report",
+    "training_setup", "train_text",
     "training_conventions", "conventions_account", "conventions_report", "conventions_text", "infer_account",
     "infer_report", "infer_text", "check_document", "read_document", "check_report_text", "check_report_json", "sweep", "sweep_text",
     "sweep_plan", "sweep_pieces", "sweep_arithmetic", "verify", "verify_text",

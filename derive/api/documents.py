@@ -150,3 +150,11 @@ def write_inference_sheet(configs: Sequence[ModelConfig], options: Mapping[str, 
     from ..render.sheets.inference import SHEET_NAME, sheet_files
     chosen = publish.sheet_formats(SHEET_NAME) if formats is None else list(formats)
     return _write_all(sheet_files(list(configs), dict(options or {}), chosen, Path(out_dir)))
+
+
+def write_training_sheet(t, fmt: str = "all", out_dir: str | Path = "build") -> WrittenFiles:
+    """The training-at-scale sheet of a TrainAccounting (its own setup), in md, tex, html or all: written all
+    or none as OUT/training-at-scale-CONFIG.FORMAT."""
+    from ..render.sheets.training_scale import sheet_files
+
+    return _write_all(sheet_files(t, fmt, Path(out_dir)))

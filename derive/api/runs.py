@@ -24,7 +24,23 @@ def training_report(t) -> dict[str, Any]:
     """The JSON document of a TrainAccounting (what `derive train --json` prints)."""
     from ..accounting.training.run import train_report as report
 
-    return report(t)
+    return report(t, expr_text)
+
+
+def training_setup(**options: Any):
+    """The at-scale settings of `derive train` (derive.accounting.training.run.Setup) from its options: precision,
+    optimizer, dp, zero (1-3 need dp), tp, sp, pp, ep, etp, micro_batch, flops (exact or a training convention),
+    window, measured_step_time, tokens_per_second (see run.make_setup). UsageError naming the option."""
+    from ..accounting.training.run import make_setup
+
+    return make_setup(**options)
+
+
+def train_text(t, report: dict[str, Any]) -> list[str]:
+    """The lines `derive train` prints (derive.render.training)."""
+    from ..render.training import train_lines
+
+    return train_lines(t, report)
 
 
 def training_conventions(**switches: Any):

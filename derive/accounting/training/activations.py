@@ -1,8 +1,10 @@
-"""Activation sets as data: which tensors a training step keeps for backward, each with its symbolic size.
+"""The handout's activation sets as data: which tensors the CS336 problem counts, each with its symbolic size.
 
 Sizes are in elements (multiply by bytes per element for memory). The "problem" set is exactly the list the
-CS336 adamwAccounting problem says to count; "full" counts what autograd really keeps in the SwiGLU block.
-Activations are counted at the full context length T, as the problem does.
+CS336 adamwAccounting problem says to count; "problem-swiglu" is that list with the whole SwiGLU (W1 and W3
+outputs, SiLU output, gated product), what the adamw-accounting sheet compares it with. Both describe the
+assignment architecture only. Activations are counted at the full context length T, as the problem does.
+The sets derived from any architecture's components (full, korthikanti) are in derive/model/saved.py.
 """
 
 from __future__ import annotations
@@ -73,12 +75,18 @@ ACTIVATION_SETS: dict[str, ActivationSet] = {
         "problem", "the problem's list: RMSNorms, QKV, Q^T K, softmax, weighted sum, output projection, "
         "W1 matmul, SiLU, W2 matmul per block; final RMSNorm, logits, cross-entropy",
         ATTENTION + (FFN_NORM, W1, SILU, W2), FINAL),
-    "full": ActivationSet(
-        "full", "the problem's list with the whole SwiGLU: W1 and W3 outputs, SiLU output, gated product",
+    "problem-swiglu": ActivationSet(
+        "problem-swiglu", "the problem's list with the whole SwiGLU: W1 and W3 outputs, SiLU output, gated product",
         ATTENTION + (FFN_NORM, W1, W3, SILU, GATED, W2), FINAL),
 }
 DEFAULT_ACTIVATIONS = "problem"
-RECOMPUTE = ("none", "full")
+RECOMPUTE = ("none", "selective", "full")
+# Selective recomputation (Korthikanti et al. 2022, Section 5) recomputes the attention core: these are dropped.
+ATTENTION_CORE = frozenset({"scores", "softmax"})
+
+
+# Every set `--activations` takes: the handout's (above) and those declared by the components (model/saved.py).
+ALL_SETS: tuple[str, ...] = ("problem", "problem-swiglu", "full", "korthikanti")
 # Every tensor a list may name (a handout edition's activation list is keys of this catalog).
 CATALOG: dict[str, Activation] = {a.key: a for a in (*ATTENTION, FFN_NORM, W1, W3, SILU, GATED, W1_GELU, GELU, W2, *FINAL)}
 
@@ -105,21 +113,23 @@ def activation_set_for(name: str, description: str, block: tuple[str, ...], fina
 
 def get_activation_set(name: str) -> ActivationSet:
     if name not in ACTIVATION_SETS:
-        raise UsageError(f"--activations: unknown activation set {name!r} (known: {', '.join(ACTIVATION_SETS)})")
+        raise UsageError(f"--activations: unknown activation set {name!r} (known: {', '.join(ALL_SETS)})")
     return ACTIVATION_SETS[name]
 
 
 @lru_cache(maxsize=None)
 def activation_tree(name: str = DEFAULT_ACTIVATIONS, recompute: str = "none") -> Step:
     """Elements saved for backward. recompute='full' keeps only each block's input (a checkpoint) and
-    rebuilds one block's activations at a time during backward."""
+    rebuilds one block's activations at a time during backward; 'selective' drops the attention core (the
+    Q^T K scores and the softmax)."""
     act = get_activation_set(name)
     if recompute not in RECOMPUTE:
         raise UsageError(f"--recompute: unknown mode {recompute!r} (known: {', '.join(RECOMPUTE)})")
+    kept = [a for a in act.block if recompute != "selective" or a.key not in ATTENTION_CORE]
     block = total("activations.block", "transformer_block", "total_per_transformer_block",
-                  [a.step("activations.block") for a in act.block])
+                  [a.step("activations.block") for a in kept])
     final = [a.step("activations") for a in act.final]
-    if recompute == "none":
+    if recompute != "full":
         blocks = repeat("activations.blocks", "all_transformer_blocks", L, block)
         return total("activations", "activations", "total_activations", [blocks, *final])
     checkpoint = Step("activations.checkpoint.input", "block_input_checkpoint", factors=(B, T, D),

@@ -20,15 +20,26 @@ from ...model import symbols as sy
 from ...model.architectures import Derivation, build, derivation
 from ...model.config import ArchOptions
 from ...model.components import TWO, matmul
-from ...model.steps import Dim, Step
+from ...model.saved import SETS
+from ...model.steps import Dim, Step, group_totals
 from ..conventions.facts import facts_of
 from ..conventions.registry import CONVENTIONS
-from .activations import DEFAULT_ACTIVATIONS, RECOMPUTE, activation_tree, get_activation_set
+from .activations import (
+    ACTIVATION_SETS, DEFAULT_ACTIVATIONS, RECOMPUTE, activation_tree, get_activation_set,
+)
 from .optimizer import ADAMW_STATE, optimizer_tree
 
 BACKWARD = ("exact", "2x-forward")
 SECONDS_PER_DAY = 24 * 60 * 60
 FP32_BYTES = 4  # the problem: every tensor in float32
+
+
+RECOMPUTE_LINES: dict[str, str] = {
+    "none": "activation recomputation: none (every listed activation kept)",
+    "selective": "activation recomputation: selective (the attention core, scores and softmax, recomputed in "
+                 "backward: Korthikanti et al. 2022, Section 5)",
+    "full": "activation recomputation: full (keep each block's input; recompute the block forward in backward)",
+}
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,12 @@ class Conventions:
             raise UsageError(f"--backward: unknown convention {self.backward!r} (known: {', '.join(BACKWARD)})")
         if self.recompute not in RECOMPUTE:
             raise UsageError(f"--recompute: unknown mode {self.recompute!r} (known: {', '.join(RECOMPUTE)})")
-        get_activation_set(self.activations)
+        if self.activations and self.activations not in SETS:  # "": the default set, chosen per config
+            get_activation_set(self.activations)
+
+    @property
+    def set_description(self) -> str:
+        return SETS[self.activations] if self.activations in SETS else ACTIVATION_SETS[self.activations].description
 
     def lines(self) -> list[str]:
         out = [
@@ -54,9 +70,8 @@ class Conventions:
             "backward: 2 x forward (the problem's assumption), not derived per matmul",
             "attention scores and weighted sum: half the square (causal mask exploited)" if self.causal else
             "attention scores and weighted sum: the full square, as FlopCounterMode counts (causal not exploited)",
-            "activation recomputation: none (every listed activation kept)" if self.recompute == "none" else
-            "activation recomputation: full (keep each block's input; recompute the block forward in backward)",
-            f"activation set: {self.activations} ({get_activation_set(self.activations).description})",
+            RECOMPUTE_LINES[self.recompute],
+            f"activation set: {self.activations} ({self.set_description})",
             "embedding lookup: 0 FLOPs forward and backward (indexing and scatter-add, not matmuls)",
         ]
         return out
@@ -69,11 +84,20 @@ def _flat(dims: tuple[Dim, ...]) -> Dim:
 
 
 def matmul_grads(leaf: Step, prefix: str) -> Step:
-    """dX = dY @ W^T and dW = X^T @ dY for a forward matmul X @ W, both by the one matmul rule."""
+    """dX = dY @ W^T and dW = X^T @ dY for a forward matmul X @ W, both by the one matmul rule. A band matmul
+    (the sliding-window convention: only the (query, key) pairs inside the window) has both gradients over the
+    same pairs, each costing what the forward costs."""
+    key = prefix + leaf.key.partition(".")[2]
+    if len(leaf.shapes) == 1:
+        grads = tuple(dataclasses.replace(leaf, key=f"{key}.{name}", title=name, aliases=(),
+                                          description=f"{what} of {leaf.title}, over the same pairs")
+                      for name, what in (("grad_input", "dL/d(left operand)"),
+                                         ("grad_right_operand", "dL/d(right operand)")))
+        return Step(key, leaf.title, children=grads, kind="total", group=leaf.group,
+                    total_title=f"total_{leaf.title}", description=f"backward of {leaf.title}")
     left, right = leaf.shapes
     *batch, m, k = left
     n, rbatch = right[-1], right[:-2]
-    key = prefix + leaf.key.partition(".")[2]
     d_in = matmul(f"{key}.grad_input", "grad_input", (*batch, m, n), (*rbatch, n, k), group=leaf.group,
                   description=f"dL/d(input) of {leaf.title}: dY @ (right operand)^T")
     if rbatch:
@@ -128,7 +152,7 @@ class TrainingDerivation:
     backward: Step
     recompute: Step | None
     optimizer: Step
-    activations: Step
+    activations: Step | None  # the handout's sets only (problem, problem-swiglu); see saved_memory otherwise
 
     @property
     def params(self) -> Step:
@@ -175,12 +199,36 @@ class TrainingDerivation:
         }
 
 
+def blocks_of(forward: Step) -> list[Step]:
+    """The repeated blocks of a forward tree (all, dense, sliding, MoE): what recomputation runs again."""
+    return [c for c in forward.children if c.key.endswith("blocks")]
+
+
+def recompute_step(forward: Step, mode: str) -> Step | None:
+    """FLOPs recomputed in backward: none; selective, the attention-core matmuls (scores and weighted sum) of
+    every block; full, every block's forward (not the lm_head)."""
+    if mode == "none":
+        return None
+    blocks = blocks_of(forward)
+    if mode == "full":
+        expr = sympy.Add(*(b.expr for b in blocks))
+        return _ref("recompute", "recomputed_block_forward", expr, "block_forward_flops", r"F_{\mathrm{blocks}}")
+    expr = sympy.Add(*(group_totals(b).get("attention_scores", sympy.Integer(0)) for b in blocks))
+    return _ref("recompute", "recomputed_attention_core", expr, "attention_core_flops", r"F_{\mathrm{core}}")
+
+
 @lru_cache(maxsize=None)
 def training(conventions: Conventions = Conventions(), architecture: "str | ArchOptions" = "assignment"
              ) -> TrainingDerivation:
     """Training accounting of a named architecture or of any set of architecture options (a handout edition's
     model: the 2024 one has a GELU feed-forward, learned positions and a tied lm_head)."""
     model = build(architecture) if isinstance(architecture, ArchOptions) else derivation(architecture)
+    return training_for(model, conventions)
+
+
+@lru_cache(maxsize=None)
+def training_for(model: Derivation, conventions: Conventions = Conventions()) -> TrainingDerivation:
+    """The training accounting of any architecture's Derivation (derive.model.architectures.build)."""
     full_forward = model.forward
     forward = halve_causal(full_forward) if conventions.causal else full_forward
     if conventions.backward == "exact":
@@ -188,13 +236,10 @@ def training(conventions: Conventions = Conventions(), architecture: "str | Arch
         backward = halve_causal(backward) if conventions.causal else backward
     else:
         backward = _ref("backward", "backward_pass", forward.expr, "forward_flops", "F", times=2)
-    recompute = None
-    if conventions.recompute == "full":
-        blocks = forward.find("forward.blocks")
-        recompute = _ref("recompute", "recomputed_block_forward", blocks.expr, "block_forward_flops",
-                         r"F_{\mathrm{blocks}}")
+    recompute = recompute_step(forward, conventions.recompute)
+    problem = conventions.activations in ACTIVATION_SETS
     return TrainingDerivation(model, conventions, forward, backward, recompute, optimizer_tree(model.params),
-                              activation_tree(conventions.activations, conventions.recompute))
+                              activation_tree(conventions.activations, conventions.recompute) if problem else None)
 
 
 def max_batch_expr(a: sympy.Expr, b: sympy.Expr, budget: int) -> sympy.Expr:

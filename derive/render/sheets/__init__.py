@@ -66,3 +66,12 @@ def _inference(configs: list[ModelConfig], overrides: Mapping[str, Any], **optio
 
 
 SHEETS["inference-accounting"] = Sheet("inference-accounting", "Inference accounting", _inference)
+
+
+def _training_at_scale(configs: list[ModelConfig], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    from .training_scale import training_at_scale  # imported late: only this sheet needs the training modules
+
+    return training_at_scale(configs, overrides)
+
+
+SHEETS["training-at-scale"] = Sheet("training-at-scale", "Training at scale", _training_at_scale)

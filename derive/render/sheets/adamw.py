@@ -139,7 +139,7 @@ def adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any], e
     t = _train_account(config, problem, options)
     one = _train_account(config, problem, {**options, "batch_size": 1})
     d = t.derivation
-    full = training(Conventions(activations="full"))
+    full = training(Conventions(activations="problem-swiglu"))
     act_problem = problem_form(d.activations.expr, d_ff)
     act_full = problem_form(full.activations.expr, d_ff)
     a_sym, b_sym = (problem_form(x, d_ff) for x in d.memory_linear())
@@ -169,9 +169,9 @@ def adamw_accounting(configs: list[ModelConfig], overrides: Mapping[str, Any], e
                         "per-step scalars (bias correction) are not counted per parameter"],
         "activation_set": problem.activations,
         "activation_rows": activation_rows(problem.activations),
-        "show_full_set": config.arch.ffn == "swiglu" and problem.activations != "full",
-        "full_rows": activation_rows("full"),
-        "full_description": ACTIVATION_SETS["full"].description,
+        "show_full_set": config.arch.ffn == "swiglu" and problem.activations != "problem-swiglu",
+        "full_rows": activation_rows("problem-swiglu"),
+        "full_description": ACTIVATION_SETS["problem-swiglu"].description,
         "act_problem": sym(act_problem),
         "act_full": sym(act_full),
         "act_diff": sym(sympy.factor(act_full - act_problem)),
