@@ -274,6 +274,33 @@ def group_candidates(acc: Accounting, setting: Setting, forward: Evaluated) -> l
         if total:
             out.append(Candidate(Fraction(value, total), "ratio", "forward", roles,
                                  f"share of {label} in {_title(forward)}", setting, "all", rank=2, titles=titles))
+    out += group_ratio_candidates(acc, setting)
+    return out
+
+
+def group_ratio_candidates(acc: Accounting, setting: Setting) -> list[Candidate]:
+    """One forward-FLOP group over a sum of others (`attention-score FLOPs / (projection + feed-forward
+    FLOPs) = 2 seq_len / (4 d_model + 3 d_ff)`, the sheets' scaling sentence), with the closed form of the
+    ratio so a formula written for it is compared symbolically."""
+    from .vocabulary import read_words
+
+    groups = {g: v for g, v in acc.groups.items() if v}
+    exprs = acc.derivation.forward_groups
+    roles = {g: read_words(re.sub(r"\([^()]*\)", " ", acc.group_label(g))).roles or frozenset({g}) for g in groups}
+    out: list[Candidate] = []
+    if len(groups) > 6:  # a handful of groups in every architecture; bounded all the same
+        return out
+    for g, value in groups.items():
+        others = [o for o in groups if o != g]
+        for size in range(1, len(others) + 1):
+            for subset in combinations(others, size):
+                below = sum(groups[o] for o in subset)
+                expr = sympy.factor(sympy.cancel(exprs[g] / sympy.Add(*(exprs[o] for o in subset))))
+                label = (f"{acc.group_label(g)} / ({' + '.join(acc.group_label(o) for o in subset)}) "
+                         "forward FLOPs")
+                out.append(Candidate(Fraction(value, below), "ratio", "forward",
+                                     roles[g].union(*(roles[o] for o in subset)), label, setting, "all",
+                                     rank=3, expr_value=expr))
     return out
 
 

@@ -166,6 +166,14 @@ class Checker(Carry):
                      and self._here(c, claim)]
         if named:
             return self._ok(chk, self._best(named, words, section), named)
+        if claim.formula and chk.verdict == "ok" and matches:
+            # a formula in symbols that is a quantity's closed form says what it is more surely than its label
+            # (`A_{\mathrm{swiglu}} = ...`: the subscript names the FFN, the formula is the activation count)
+            scope = self.scope_for(claim.line)
+            same = next((c for c in matches[:12] if c.expr is not None
+                         and formula_note(claim, c, scope)[0].startswith("The formula equals")), None)
+            if same is not None:
+                return self._ok(chk, same, matches)
         if strong and not words.roles and not words.total and any(_compatible(c, words) for c in matches):
             strong = False  # `FLOPs = 400000 * ...`: a tree's word alone ranks; the value says what it is
         if strong or not matches:

@@ -191,7 +191,7 @@ def relations(values: Mapping[str, int], batch: int, seq: int) -> list[tuple[str
 def compare(claimed: sympy.Expr, derived: sympy.Expr, values: Mapping[str, int], batch: int,
             seq: int) -> tuple[bool, list[str], sympy.Expr]:
     """(equal, relations used, difference): exact, then under the relations this config satisfies."""
-    diff = sympy.expand(claimed - derived)
+    diff = _zero(claimed - derived)
     if diff == 0:
         return True, [], diff
     used: list[str] = []
@@ -199,6 +199,14 @@ def compare(claimed: sympy.Expr, derived: sympy.Expr, values: Mapping[str, int],
     for name, rel in relations(values, batch, seq):
         subs.update(rel)
         used.append(name)
-        if sympy.expand((claimed - derived).subs(subs)) == 0:
+        if _zero((claimed - derived).subs(subs)) == 0:
             return True, used, sympy.Integer(0)
     return False, [], diff
+
+
+def _zero(diff: sympy.Expr) -> sympy.Expr:
+    """The difference expanded; over a common denominator when it has one (a ratio of closed forms)."""
+    out = sympy.expand(diff)
+    if out != 0 and any(p.exp.is_negative for p in out.atoms(sympy.Pow)):
+        out = sympy.cancel(sympy.together(out))
+    return out

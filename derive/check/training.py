@@ -125,13 +125,13 @@ def training_candidates(setting: Setting, g: Givens) -> list[Candidate]:
                           f"AdamW {op.formula}: FLOPs per element", run, rank=2))
     out.append(_c(Fraction(t.optimizer.value, t.train_step_flops), "ratio", "optimizer", {"optimizer"},
                   "AdamW share of a training step", run))
-    # the other activation set (the whole SwiGLU), and its difference from the problem's list
-    full = training(Conventions(activations="full"))
+    # the problem's list with the whole SwiGLU (problem-swiglu), and its difference from the problem's list
+    full = training(Conventions(activations="problem-swiglu"))
     full_value = substitute(full.activations.expr, one.subs)
-    out.append(_c(full_value, "count", "activations", {"activations"}, "activations (full set), one sequence",
+    out.append(_c(full_value, "count", "activations", {"activations"}, "activations (problem-swiglu set), one sequence",
                   single, full.activations.expr, rank=1))
     out.append(_c(full_value - one.activations.value, "count", "activations", {"activations"},
-                  "activations full - problem set, one sequence", single,
+                  "activations problem-swiglu - problem set, one sequence", single,
                   full.activations.expr - d.activations.expr, rank=1))
     # time: total FLOPs, throughput, seconds and days, on the given hardware and on every listed one
     out.append(_c(g.steps, "count", "givens", {"steps"}, "training steps", run, rank=1))
