@@ -30,7 +30,7 @@ from .listings import (  # noqa: F401 (KEY_SYNONYMS and presets_named are read t
     presets_named,
     statement_values,
 )
-from .training import Givens, default_givens
+from .training import Givens, default_givens, known_hardware
 
 _BATCH = re.compile(rf"\bbatch(?:[ _]size)?\s*(?:=|:|of|is)?\s*{_NUM}|\bb\s*=\s*{_NUM}|{_NUM}\s+sequences\b",
                     re.IGNORECASE)
@@ -225,7 +225,48 @@ def _givens(doc: Document) -> Givens:
                 budgets.append(f"{amount}{unit}")
     if not 0 < mfu <= 1:
         mfu = g.mfu
-    return Givens(steps, g.batch, g.hardware, mfu, tuple(dict.fromkeys(budgets)))
+    sets, ratio = _activation_givens(doc)
+    return Givens(steps, g.batch, g.hardware, mfu, tuple(dict.fromkeys(budgets)), sets=sets, d_ff_ratio=ratio,
+                  named_hardware=_hardware_named(doc))
+
+
+def _hardware_named(doc: Document) -> tuple[str, ...]:
+    """The accelerators whose full names the document writes (`NVIDIA H100, TF32 tensor core (the handout's
+    495 TFLOP/s)`), longest name first so a name inside another does not count twice; the first two."""
+    table = known_hardware()
+    found: dict[str, int] = {}
+    names = sorted(table.values(), key=lambda hw: -len(hw.name))
+    for line in doc.lines:
+        text = line.text[:2000]
+        for hw in names:
+            if hw.name in text and hw.key not in found:
+                found[hw.key] = line.number
+                text = text.replace(hw.name, " ")
+        if len(found) >= 2:
+            break
+    return tuple(sorted(found, key=found.get))
+
+
+# `activation set: problem-swiglu`, `set \`cs336-2024\``, `--activations full`: the set a document counts
+_SET = re.compile(r"(?:activation set|activations? counted \(set|--activations)\W{0,4}([a-z0-9][a-z0-9_-]{0,40})",
+                  re.IGNORECASE)
+# `d_ff = 8/3 * d_model` with no value after it: the rule a document's symbolic forms assume
+_DFF_RULE = re.compile(r"\bd_\{?ff\}?\s*=\s*(\d+)\s*(?:/\s*(\d+))?\s*(?:\*|x|\\times|\\cdot|×)?\s*"
+                       r"\\?(?:d_\{?model\}?|dmodel)(?!\s*=\s*\d)")
+
+
+def _activation_givens(doc: Document) -> tuple[tuple[str, ...], Fraction | None]:
+    """The activation sets a document names (in order) and its d_ff rule (`d_ff = 8/3 x d_model`), if any."""
+    sets: list[str] = []
+    ratio: Fraction | None = None
+    for line in doc.lines:
+        text = line.text[:2000]
+        if len(sets) < 4:
+            sets += [m.group(1).lower() for m in _SET.finditer(text)]
+        m = _DFF_RULE.search(text) if ratio is None else None
+        if m and int(m.group(1)) and int(m.group(2) or 1):
+            ratio = Fraction(int(m.group(1)), int(m.group(2) or 1))
+    return tuple(dict.fromkeys(sets)), ratio
 
 
 def _conventions(doc: Document) -> set[int]:

@@ -105,6 +105,8 @@ def titled(c: Candidate, claim: Claim) -> bool:
     if not c.titles:
         return False
     names = {name_key(n) for n in claim.names} | {name_key(claim.label)}
+    if "(" in claim.label:  # `rms_norm_1 (x num_layers)`: the name before a remark in parentheses
+        names.add(name_key(re.sub(r"\([^()]*\)", " ", claim.label)))
     return bool(c.titles & names)
 
 

@@ -11,15 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+import sympy
 
 from ..accounting.hardware import hardware_table, parse_budget
 from ..accounting.series import crossover
+from ..accounting.editions import edition_names, load_edition
+from ..accounting.training.activations import ACTIVATION_SETS
 from ..accounting.training.derivation import SECONDS_PER_DAY, Conventions, training
 from ..accounting.training.optimizer import ADAMW_OPS, stages
 from ..accounting.training.run import givens, train_account
 from ..errors import DeriveError
+from ..model import symbols as sy
 from ..model.steps import substitute
-from .candidates import Candidate, Setting, tree_candidates
+from .candidates import Candidate, Setting, name_key, tree_candidates
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,14 @@ class Givens:
     hardware: str
     mfu: Fraction
     budgets: tuple[str, ...]
+    sets: tuple[str, ...] = ()  # the activation sets the document names, the one it counts first
+    named_hardware: tuple[str, ...] = ()  # keys of the accelerators the document names
+    d_ff_ratio: Fraction | None = None  # `d_ff = 8/3 x d_model`: the rule its symbolic forms assume
+
+
+# The training-memory terms' roles (the words that name them)
+MEMORY_ROLES = {"memory.parameters": "weights", "memory.gradients": "gradients", "memory.adamw_m": "adamw_m",
+                "memory.adamw_v": "adamw_v", "memory.activations": "activations"}
 
 
 def default_givens() -> Givens:
@@ -45,21 +57,49 @@ def _c(value, family: str, tree: str, roles: set[str], label: str, setting: Sett
                      titles=frozenset(titles))
 
 
+def known_hardware() -> dict:
+    """Every accelerator derive knows: configs/hardware.yaml and each shipped edition's own (the 2026
+    handout's H100 at 495 TFLOP/s TF32), by key."""
+    table = dict(hardware_table())
+    for name in edition_names():
+        try:
+            hw = load_edition(name).adamw.hardware
+        except DeriveError:
+            continue
+        table.setdefault(hw.key, hw)
+    return table
+
+
+def activation_sets(cfg, named: tuple[str, ...]) -> list[str]:
+    """The activation sets that can count this model, those the document names first: a handout's list
+    only for the architecture it describes (every shipped edition's list is registered by loading it), and
+    "" (derive train's default for the architecture) when no handout list fits."""
+    for name in edition_names():
+        try:
+            load_edition(name)
+        except DeriveError:
+            continue
+    fits = [n for n, s in ACTIVATION_SETS.items() if s.arch == cfg.arch]
+    out = [n for n in named if n in fits or n in ("full", "korthikanti")] + [n for n in fits if n not in named]
+    return out or [""]
+
+
 def training_candidates(setting: Setting, g: Givens) -> list[Candidate]:
     """Every training figure of derive train and the adamw-accounting sheet for this model."""
     cfg = setting.config
+    sets = activation_sets(cfg, g.sets)
+    conv = Conventions(activations=sets[0])
     try:
-        t = train_account(cfg, batch_size=g.batch, steps=g.steps, hardware=g.hardware, mfu=g.mfu)
+        t = train_account(cfg, batch_size=g.batch, steps=g.steps, hardware=g.hardware, mfu=g.mfu, conventions=conv)
     except DeriveError:
         return []
-    one = train_account(cfg, batch_size=1, steps=g.steps, hardware=g.hardware, mfu=g.mfu)
+    one = train_account(cfg, batch_size=1, steps=g.steps, hardware=g.hardware, mfu=g.mfu, conventions=conv)
     d = t.derivation
     run = Setting(cfg, g.batch, cfg.context_length)
     single = Setting(cfg, 1, cfg.context_length)
     out: list[Candidate] = []
     # memory tree (bytes) at the run's batch and for one sequence; its terms carry training roles
-    roles = {"memory.parameters": "weights", "memory.gradients": "gradients", "memory.adamw_m": "adamw_m",
-             "memory.adamw_v": "adamw_v", "memory.activations": "activations"}
+    roles = MEMORY_ROLES
     for acc, st in ((t, run), (one, single)):
         for c in tree_candidates(acc.memory, "memory", st, "bytes", shares=False):
             c.roles = frozenset(roles.get(k, "peak_memory") for k in c.keys)
@@ -125,22 +165,28 @@ def training_candidates(setting: Setting, g: Givens) -> list[Candidate]:
                           f"AdamW {op.formula}: FLOPs per element", run, rank=2))
     out.append(_c(Fraction(t.optimizer.value, t.train_step_flops), "ratio", "optimizer", {"optimizer"},
                   "AdamW share of a training step", run))
-    # the problem's list with the whole SwiGLU (problem-swiglu), and its difference from the problem's list
-    full = training(Conventions(activations="problem-swiglu"))
-    full_value = substitute(full.activations.expr, one.subs)
-    out.append(_c(full_value, "count", "activations", {"activations"}, "activations (problem-swiglu set), one sequence",
-                  single, full.activations.expr, rank=1))
-    out.append(_c(full_value - one.activations.value, "count", "activations", {"activations"},
-                  "activations problem-swiglu - problem set, one sequence", single,
-                  full.activations.expr - d.activations.expr, rank=1))
+    # the other handout lists for this architecture (the 2025 sheet compares problem-swiglu), and their
+    # difference from the set counted
+    for other in sets[1:3]:
+        if other not in ACTIVATION_SETS or d.activations is None:
+            continue
+        alt = training(Conventions(activations=other))
+        alt_value = substitute(alt.activations.expr, one.subs)
+        out.append(_c(alt_value, "count", "activations", {"activations"}, f"activations ({other} set), one sequence",
+                      single, alt.activations.expr, rank=1))
+        out.append(_c(alt_value - one.activations.value, "count", "activations", {"activations"},
+                      f"activations {other} - {sets[0]} set, one sequence", single,
+                      alt.activations.expr - d.activations.expr, rank=1))
+    if g.d_ff_ratio is not None and g.d_ff_ratio * cfg.d_model != cfg.d_ff:
+        out += assumed_candidates(t, one, g, single, run)
     # time: total FLOPs, throughput, seconds and days, on the given hardware and on every listed one
     out.append(_c(g.steps, "count", "givens", {"steps"}, "training steps", run, rank=1))
     out.append(_c(t.total_flops, "FLOPs", "time", {"total_flops"}, "steps x step FLOPs", run,
                   titles=("total_flops",)))
     out.append(_c(g.mfu, "ratio", "givens", {"mfu"}, "MFU", run, rank=1))
     out.append(_c(SECONDS_PER_DAY, "count", "givens", {"seconds_per_day"}, "seconds per day", run, rank=2))
-    for hw in hardware_table().values():
-        mine = hw.key == t.hardware.key
+    for hw in known_hardware().values():
+        mine = hw.key in g.named_hardware if g.named_hardware else hw.key == t.hardware.key
         seconds = Fraction(t.total_flops) / (hw.peak_flops * t.mfu)
         with_opt = Fraction(g.steps * t.train_step_flops) / (hw.peak_flops * t.mfu)
         rank = 0 if mine else 1
@@ -158,4 +204,68 @@ def training_candidates(setting: Setting, g: Givens) -> list[Candidate]:
                       titles=("seq_len", "crossover")))
     except (ValueError, KeyError, TypeError):
         pass
+    return out
+
+
+def assumed_candidates(t, one, g: Givens, single: Setting, run: Setting) -> list[Candidate]:
+    """The figures at the document's d_ff rule when it is not the config's own d_ff (the 2026 handout's
+    d_ff = 8/3 d_model, 4,266.67 for GPT-2 XL, not rounded): each activation of one sequence over the
+    layers, their total, the parameters, a, b, the step FLOPs and the training time, each with its closed
+    form in d_model (the adamw-accounting sheet's `assumed` block, derive.render.sheets.adamw_assumed)."""
+    d = t.derivation
+    rule = {sy.d_ff: sympy.Rational(g.d_ff_ratio.numerator, g.d_ff_ratio.denominator) * sy.d}
+    where = f"with d_ff = {g.d_ff_ratio} d_model"
+
+    def form(expr) -> sympy.Expr:
+        return sympy.expand(sympy.sympify(expr).subs(sy.S, sy.T).xreplace(rule))
+
+    def value(expr, subs) -> Fraction:
+        v = sympy.nsimplify(form(expr).xreplace({k: v for k, v in subs.items() if k != sy.d_ff}))
+        return Fraction(int(v.p), int(v.q)) if v.is_Rational else Fraction(0)
+
+    out: list[Candidate] = []
+    total = Fraction(0)
+    for leaf, mult in d.activations.leaves_with_multiplier():
+        v = value(mult * leaf.expr, one.subs)
+        total += v
+        c = _c(v, "count", "activations", {leaf.key.rsplit(".", 1)[-1]}, f"{leaf.title} x {mult} {where}", single,
+               form(mult * leaf.expr), rank=1, titles=(name_key(leaf.title),))
+        c.scope = "all" if mult != 1 else ""
+        out.append(c)
+    out.append(_c(total, "count", "activations", {"activations"}, f"activations {where}, one sequence", single,
+                  form(d.activations.expr), rank=1))
+    params = value(d.params.expr, one.subs)
+    out.append(_c(params, "count", "params", {"root"}, f"total parameters {where}", single, form(d.params.expr),
+                  rank=1))
+    a_expr, b_expr = d.memory_linear()
+    a, b = value(a_expr, one.subs), value(b_expr, one.subs)
+    out.append(_c(a, "bytes", "train_memory", {"activations", "per_example"}, f"a {where}", single, form(a_expr),
+                  titles=("a",)))
+    out.append(_c(b, "bytes", "train_memory", {"fixed"}, f"b {where}", single, form(b_expr), titles=("b",)))
+    tree = d.memory_tree()
+    for node in (tree, *tree.children):
+        out.append(_c(value(node.expr, one.subs), "bytes", "train_memory", {MEMORY_ROLES.get(node.key, "peak_memory")},
+                      f"{node.title} {where}", single, form(node.expr), rank=1,
+                      titles=tuple(name_key(x) for x in (node.title, node.total_title) if x)))
+    out.append(_c(value(d.optimizer.expr, one.subs), "FLOPs", "optimizer", {"optimizer"}, f"AdamW FLOPs {where}",
+                  run, form(d.optimizer.expr), rank=1))
+    step = value(d.step_flops, t.subs)
+    out.append(_c(step, "FLOPs", "step", {"step"}, f"step FLOPs {where}", run, rank=1))
+    table = known_hardware()
+    for key in g.named_hardware or (t.hardware.key,):
+        hw = table[key]
+        seconds = Fraction(g.steps) * step / (hw.peak_flops * t.mfu)
+        out.append(_c(seconds, "s", "time", {"time"}, f"training time on {hw.name} {where}", run, rank=1))
+    for budget_text in g.budgets:
+        try:
+            budget = parse_budget(budget_text)
+        except DeriveError:
+            continue
+        if a:
+            top = (budget.bytes - b) // a
+            out.append(_c(top, "count", "max_batch", {"max_batch"}, f"largest batch in {budget.text} {where}", run,
+                          rank=1, titles=("batch_size_max", "b_max")))
+            for k in range(1, min(int(top) + 2, 64) + 1):
+                out.append(_c(a * k + b, "bytes", "train_memory", {"peak_memory"},
+                              f"peak memory at batch_size {k} {where}", Setting(run.config, k, run.seq), rank=1))
     return out
