@@ -12,6 +12,8 @@ total, times num_layers) or by their wrong values written into its arithmetic, t
 
 from __future__ import annotations
 
+import re
+
 import math
 from dataclasses import replace as dc_replace
 from fractions import Fraction
@@ -42,7 +44,7 @@ from .latex import Converter, is_latex, markdown_math, read_macros
 from .pitfalls import GB_VS_GIB, explain
 from .report import Report, line_checks
 from .search import Search
-from .symbolic import formula_note
+from .symbolic import formula_note, formula_under_rule
 from .tex import tex_to_lines
 from .values import NotUnderstood, Quantity
 from .vocabulary import read_words
@@ -132,6 +134,10 @@ class Checker(Carry):
             chk.notes.append(f"Not checked: {hard.reason}.")
             return chk
         arithmetic(chk)
+        if chk.verdict == "arithmetic error" and self.ctx.givens.d_ff_ratio is not None:
+            ruled = self._under_rule(claim)
+            if ruled is not None:
+                return ruled
         q = claim.value
         if q is None:
             chk.verdict = "not understood" if chk.verdict == "ok" else chk.verdict
@@ -191,6 +197,30 @@ class Checker(Carry):
         return chk
 
     # ------------------------------------------------------------------------------ pieces
+    def _under_rule(self, claim: Claim) -> ClaimCheck | None:
+        """`F_step = B (12 T^2 d L + 72 T d^2 L + ...) = 10,803,517,115,596,800` in a document whose symbolic
+        forms assume d_ff = 8/3 d_model while its figures are the config's own d_ff (the 2026 handout): the
+        formula is the closed form under the rule and the figure is the config's, so neither is an error.
+        None unless both hold for one quantity."""
+        ratio = self.ctx.givens.d_ff_ratio
+        cfg = self.ctx.models[self.ctx.model_at.get(claim.line, 0)].config
+        if claim.value is None or ratio * cfg.d_model == cfg.d_ff:
+            return None
+        pair = claim.mismatch
+        formula = claim.formula or (claim.segments[pair.left] if pair is not None else None)
+        if not formula or not re.search(r"[A-Za-z]", formula):
+            return None
+        for c in self.search.matches(claim)[:12]:
+            if c.expr is not None and formula_under_rule(formula, c, ratio):
+                chk = ClaimCheck(claim)
+                chk = self._ok(chk, c)
+                chk.notes = [n for n in chk.notes if not n.startswith("The formula")]
+                chk.notes.append(f"The formula is derive's closed form of {c.describe()} with d_ff = {ratio} d_model, "
+                                 f"as the document's symbolic forms assume; the figure is at the config's d_ff = "
+                                 f"{cfg.d_ff:,}.")
+                return chk
+        return None
+
     def _here(self, c: Candidate, claim: Claim) -> bool:
         """A named model quantity must be at the shape the line or its section states, if it states one."""
         if c.tree not in COUNTED_TREES or c.setting is None:

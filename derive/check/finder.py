@@ -132,6 +132,9 @@ def find_claims(doc: Document, ctx: Context, scope_for: Callable[[int], dict[str
     return list(iter_claims(doc, ctx, scope_for))
 
 
+_LETTER = re.compile(r"[A-Za-z]")
+
+
 def iter_claims(doc: Document, ctx: Context, scope_for: Callable[[int], dict[str, Number]]) -> Iterator[Claim]:
     """The claims line by line (a long document is checked as it is read, not held whole)."""
     rows = table_rows(doc)
@@ -164,7 +167,10 @@ def iter_claims(doc: Document, ctx: Context, scope_for: Callable[[int], dict[str
                 seen[key] = [dc_replace(c) for c in found]
         for c in found:
             if c.symbol and c.value is not None and c.value.exact and c.symbol.lower() not in CONFIG_LABELS \
-                    and c.symbol.lower() not in SETTING_LABELS and not c.symbol.endswith("*"):
+                    and c.symbol.lower() not in SETTING_LABELS and not c.symbol.endswith("*") \
+                    and not (c.formula and c.segments and _LETTER.search(c.segments[-1])):
+                # (`P = 12 d_model^2 num_layers + ...` with no number written defines P's closed form, which
+                # may assume another d_ff than the config's: the number it evaluates to is not P's value)
                 learned[c.symbol] = c.value.value
         yield from (c for c in found if not _statement(c) and not _definition(c) and not _equation(c))
 

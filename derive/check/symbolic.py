@@ -43,3 +43,17 @@ def formula_note(claim: Claim, c: Candidate, scope: dict) -> tuple[str, bool]:
                 + (f", given {', '.join(used)}." if used else ".")), True
     return (f"The formula agrees with {c.describe()} only at these sizes: derive's closed form is "
             f"{sympy.sstr(derived)} (the difference is {sympy.sstr(sympy.factor(diff))})."), False
+
+
+def formula_under_rule(formula: str, c: Candidate, ratio) -> bool:
+    """The formula (text in symbols) is c's closed form once d_ff = ratio x d_model (a document's stated rule
+    for its symbolic forms), whatever d_ff the config has."""
+    if c.expr is None or c.setting is None or not formula:
+        return False
+    rule = {sy.d_ff: sympy.Rational(ratio.numerator, ratio.denominator) * sy.d}
+    try:
+        claimed = to_sympy(formula, {}, head_symbols(c.setting.config.symbol_values())).xreplace(rule)
+    except (NotUnderstood, TypeError, ValueError, ZeroDivisionError, RecursionError):
+        return False
+    values = {**c.setting.config.symbol_values(), "batch_size": c.setting.batch, "seq_len": c.setting.seq}
+    return compare(claimed, c.expr.xreplace(rule), values, c.setting.batch, c.setting.seq)[0]

@@ -119,8 +119,10 @@ def training_candidates(setting: Setting, g: Givens) -> list[Candidate]:
                       titles=("train_step_flops",)))
         out.append(_c(Fraction(acc.backward.value, acc.forward.value), "ratio", "ratio", {"backward"},
                       "backward / forward", st))
+        forms = acc.derivation.approximations(sy.B * sy.S)
         for key, value in acc.approximations().items():
-            out.append(_c(value, "FLOPs", "estimate", {key}, f"{key} estimate of forward + backward", st))
+            out.append(_c(value, "FLOPs", "estimate", {key}, f"{key} estimate of forward + backward", st,
+                          forms.get(key)))
             out.append(_c(Fraction(value, acc.step_flops), "ratio", "estimate", {key}, f"{key} estimate / exact",
                           st))
             out.append(_c(acc.step_flops - value, "FLOPs", "estimate", {key}, f"exact - {key} estimate", st))
