@@ -12,8 +12,6 @@ total, times num_layers) or by their wrong values written into its arithmetic, t
 
 from __future__ import annotations
 
-import re
-
 import math
 from dataclasses import replace as dc_replace
 from fractions import Fraction
@@ -44,7 +42,7 @@ from .latex import Converter, is_latex, markdown_math, read_macros
 from .pitfalls import GB_VS_GIB, explain
 from .report import Report, line_checks
 from .search import Search
-from .symbolic import formula_note, formula_under_rule
+from .symbolic import formula_match, formula_note, rule_match
 from .tex import tex_to_lines
 from .values import NotUnderstood, Quantity
 from .vocabulary import read_words
@@ -134,10 +132,8 @@ class Checker(Carry):
             chk.notes.append(f"Not checked: {hard.reason}.")
             return chk
         arithmetic(chk)
-        if chk.verdict == "arithmetic error" and self.ctx.givens.d_ff_ratio is not None:
-            ruled = self._under_rule(claim)
-            if ruled is not None:
-                return ruled
+        if chk.verdict == "arithmetic error" and (ruled := rule_match(claim, self.ctx, self.search.matches)):
+            return self._ok(ClaimCheck(claim), ruled[0], note=ruled[1])  # formula at the document's rule
         q = claim.value
         if q is None:
             chk.verdict = "not understood" if chk.verdict == "ok" else chk.verdict
@@ -172,14 +168,9 @@ class Checker(Carry):
                      and self._here(c, claim)]
         if named:
             return self._ok(chk, self._best(named, words, section), named)
-        if claim.formula and chk.verdict == "ok" and matches:
-            # a formula in symbols that is a quantity's closed form says what it is more surely than its label
-            # (`A_{\mathrm{swiglu}} = ...`: the subscript names the FFN, the formula is the activation count)
-            scope = self.scope_for(claim.line)
-            same = next((c for c in matches[:12] if c.expr is not None
-                         and formula_note(claim, c, scope)[0].startswith("The formula equals")), None)
-            if same is not None:
-                return self._ok(chk, same, matches)
+        same = formula_match(claim, matches, self.scope_for) if chk.verdict == "ok" else None
+        if same is not None:  # a formula that is a quantity's closed form says what it is more than its label
+            return self._ok(chk, same, matches)
         if strong and not words.roles and not words.total and any(_compatible(c, words) for c in matches):
             strong = False  # `FLOPs = 400000 * ...`: a tree's word alone ranks; the value says what it is
         if strong or not matches:
@@ -197,30 +188,6 @@ class Checker(Carry):
         return chk
 
     # ------------------------------------------------------------------------------ pieces
-    def _under_rule(self, claim: Claim) -> ClaimCheck | None:
-        """`F_step = B (12 T^2 d L + 72 T d^2 L + ...) = 10,803,517,115,596,800` in a document whose symbolic
-        forms assume d_ff = 8/3 d_model while its figures are the config's own d_ff (the 2026 handout): the
-        formula is the closed form under the rule and the figure is the config's, so neither is an error.
-        None unless both hold for one quantity."""
-        ratio = self.ctx.givens.d_ff_ratio
-        cfg = self.ctx.models[self.ctx.model_at.get(claim.line, 0)].config
-        if claim.value is None or ratio * cfg.d_model == cfg.d_ff:
-            return None
-        pair = claim.mismatch
-        formula = claim.formula or (claim.segments[pair.left] if pair is not None else None)
-        if not formula or not re.search(r"[A-Za-z]", formula):
-            return None
-        for c in self.search.matches(claim)[:12]:
-            if c.expr is not None and formula_under_rule(formula, c, ratio):
-                chk = ClaimCheck(claim)
-                chk = self._ok(chk, c)
-                chk.notes = [n for n in chk.notes if not n.startswith("The formula")]
-                chk.notes.append(f"The formula is derive's closed form of {c.describe()} with d_ff = {ratio} d_model, "
-                                 f"as the document's symbolic forms assume; the figure is at the config's d_ff = "
-                                 f"{cfg.d_ff:,}.")
-                return chk
-        return None
-
     def _here(self, c: Candidate, claim: Claim) -> bool:
         """A named model quantity must be at the shape the line or its section states, if it states one."""
         if c.tree not in COUNTED_TREES or c.setting is None:
@@ -268,7 +235,7 @@ class Checker(Carry):
             return (named, fam_ok, c.rank, i)
         return min(enumerate(cands), key=key)[1]
 
-    def _ok(self, chk: ClaimCheck, c: Candidate, others: list[Candidate] = ()) -> ClaimCheck:
+    def _ok(self, chk: ClaimCheck, c: Candidate, others: list[Candidate] = (), note: str = "") -> ClaimCheck:
         if chk.claim.formula and chk.verdict == "ok":
             # of the quantities with this value, the one whose closed form the formula is
             scope = self.scope_for(chk.claim.line)
@@ -279,10 +246,11 @@ class Checker(Carry):
         chk.candidate, chk.target, chk.expected, chk.family = c, c.describe(), c.value, c.family
         if c.tree == "buffers" and chk.verdict == "ok":
             chk.notes.append("A non-trainable buffer: right, and not part of the parameter count.")
-        if chk.claim.formula and chk.verdict == "ok":
+        if note:  # the figure is the config's, the formula the closed form under the document's d_ff rule
+            chk.notes.append(note)
+        elif chk.claim.formula and chk.verdict == "ok":
             note, equal = formula_note(chk.claim, c, self.scope_for(chk.claim.line))
-            if note:
-                chk.notes.append(note)
+            chk.notes += [note] if note else []
             if not equal:
                 chk.verdict, chk.own = "wrong", True
         return chk

@@ -3,6 +3,8 @@ given a relation this config satisfies (seq_len = context_length, d_ff = 4 d_mod
 
 from __future__ import annotations
 
+import re
+
 import sympy
 
 from ..model import symbols as sy
@@ -57,3 +59,32 @@ def formula_under_rule(formula: str, c: Candidate, ratio) -> bool:
         return False
     values = {**c.setting.config.symbol_values(), "batch_size": c.setting.batch, "seq_len": c.setting.seq}
     return compare(claimed, c.expr.xreplace(rule), values, c.setting.batch, c.setting.seq)[0]
+
+
+def rule_match(claim: Claim, ctx, matches) -> tuple[Candidate, str] | None:
+    """`F_step = B (12 T^2 d L + 72 T d^2 L + ...) = 10,803,517,115,596,800` in a document whose symbolic
+    forms assume d_ff = 8/3 d_model while its figures are the config's own d_ff (the 2026 handout): the
+    formula is the closed form under the rule and the figure is the config's, so neither is an error.
+    (candidate, note) when both hold for one quantity the written value matches; else None."""
+    cfg, ratio = ctx.models[ctx.model_at.get(claim.line, 0)].config, ctx.givens.d_ff_ratio
+    if claim.value is None or ratio is None or ratio * cfg.d_model == cfg.d_ff:
+        return None
+    pair = claim.mismatch
+    formula = claim.formula or (claim.segments[pair.left] if pair is not None else None)
+    if not formula or not re.search(r"[A-Za-z]", formula):
+        return None
+    for c in matches(claim)[:12]:
+        if c.expr is not None and formula_under_rule(formula, c, ratio):
+            return c, (f"The formula is derive's closed form of {c.describe()} with d_ff = {ratio} d_model, as the "
+                       f"document's symbolic forms assume; the figure is at the config's d_ff = {cfg.d_ff:,}.")
+    return None
+
+
+def formula_match(claim: Claim, matches: list[Candidate], scope_for) -> Candidate | None:
+    """Of the quantities a formula claim's value matched, the first whose closed form the formula is
+    (`A_{\\mathrm{swiglu}} = B (...)`: the subscript names the FFN, the formula is the activation count)."""
+    if not claim.formula or not matches:
+        return None
+    scope = scope_for(claim.line)
+    return next((c for c in matches[:12] if c.expr is not None
+                 and formula_note(claim, c, scope)[0].startswith("The formula equals")), None)

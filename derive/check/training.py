@@ -72,22 +72,23 @@ def known_hardware() -> dict:
 
 def activation_sets(cfg, named: tuple[str, ...]) -> list[str]:
     """The activation sets that can count this model, those the document names first: a handout's list
-    only for the architecture it describes (every shipped edition's list is registered by loading it), and
-    "" (derive train's default for the architecture) when no handout list fits."""
+    only for the architecture it describes (every shipped edition's list is registered by loading it); empty
+    when none fits and the document names none."""
     for name in edition_names():
         try:
             load_edition(name)
         except DeriveError:
             continue
     fits = [n for n, s in ACTIVATION_SETS.items() if s.arch == cfg.arch]
-    out = [n for n in named if n in fits or n in ("full", "korthikanti")] + [n for n in fits if n not in named]
-    return out or [""]
+    return [n for n in named if n in fits] + [n for n in fits if n not in named]
 
 
 def training_candidates(setting: Setting, g: Givens) -> list[Candidate]:
     """Every training figure of derive train and the adamw-accounting sheet for this model."""
     cfg = setting.config
     sets = activation_sets(cfg, g.sets)
+    if not sets:  # no handout list for this architecture and none named: no training figures (as before)
+        return []
     conv = Conventions(activations=sets[0])
     try:
         t = train_account(cfg, batch_size=g.batch, steps=g.steps, hardware=g.hardware, mfu=g.mfu, conventions=conv)
