@@ -127,8 +127,8 @@ class Carry:
         scale = BYTES_PER[t.dtype] if t.dtype else 1
         inside = []
         for (tree, setting, keys), w in self.latest.items():
-            if tree != base.tree or setting != base.setting or keys == base.keys:
-                continue
+            if tree != base.tree or setting != base.setting or keys == base.keys or not keys:
+                continue  # (a quantity with no derivation node, e.g. a training figure, holds no other)
             n = self._count_in(base, keys[0]) if base is not t else self._count_in(t, keys[0])
             if n:
                 inside.append((w, n))

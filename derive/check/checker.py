@@ -56,7 +56,7 @@ class Checker(Carry):
 
     def __init__(self, doc: Document, ctx: Context, file: str) -> None:
         self.doc, self.ctx, self.file = doc, ctx, file
-        self.search = Search(ctx)
+        self.search = Search(ctx, doc)
         self.latest: dict[tuple, Wrong] = {}
         self.by_claimed: dict[int, Wrong] = {}
         self._scopes: dict = {}

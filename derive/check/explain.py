@@ -100,6 +100,9 @@ def _per_parameter(roles: frozenset[str]) -> frozenset[str]:
     return roles - {"optimizer"} if "per_parameter" in roles else roles
 
 
+SECTION = "convention_"  # derive.check.conventions_candidates.SECTION
+
+
 def titled(c: Candidate, claim: Claim) -> bool:
     """The label is the node's own name (`rms_norm_1`, `total_per_transformer_block`)."""
     if not c.titles:
@@ -107,6 +110,10 @@ def titled(c: Candidate, claim: Claim) -> bool:
     names = {name_key(n) for n in claim.names} | {name_key(claim.label)}
     if "(" in claim.label:  # `rms_norm_1 (x num_layers)`: the name before a remark in parentheses
         names.add(name_key(re.sub(r"\([^()]*\)", " ", claim.label)))
+    if any(t.startswith(SECTION) for t in c.titles):  # `#### kaplan: ...` or a row `| kaplan | ...`: the
+        # first word of the label or of a heading above names the convention it is about
+        names |= {SECTION + name_key(re.split(r"[:\s]", s.strip(), maxsplit=1)[0])
+                  for s in (claim.label, *claim.context) if s.strip()}
     return bool(c.titles & names)
 
 

@@ -34,7 +34,7 @@ UNIT_FAMILIES = {"bytes": ("bytes",), "FLOPs": ("FLOPs",), "FLOP/s": ("FLOP/s",)
 class Search:
     """Indexes built on demand, one per Setting, plus each model's training quantities."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, doc=None) -> None:
         self.ctx = ctx
         self._acc_cache: dict = {}
         self._indexes: dict[Setting, SettingIndex | None] = {}
@@ -43,6 +43,13 @@ class Search:
         self._targets: dict[tuple, list[Candidate]] = {}
         self._matches: dict[tuple, list[Candidate]] = {}
         self._last_settings: tuple | None = None
+        # more quantities per model and shape (the conventions, training at scale, inference sheets' figures),
+        # set by the checker for a document that speaks of them
+        self.extra: list = []
+        if doc is not None:
+            from .sheet_candidates import sheet_quantities
+
+            sheet_quantities(self, doc)
         self.shapes: dict[int, list[tuple[int, int]]] = {}
         for line, (batch, seq) in ctx.shape_at.items():
             k = ctx.model_at.get(line, 0)
@@ -71,6 +78,9 @@ class Search:
                                                  self.ctx.givens))
             except (DeriveError, ValueError, ZeroDivisionError):
                 pass
+            for b, s in self.shapes.get(model, [(1, cfg.context_length)])[:3]:
+                for more in self.extra:
+                    index.extend(more(Setting(cfg, b, s), self.ctx))
             self._training[model] = index
         return self._training[model]
 
