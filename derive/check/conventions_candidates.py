@@ -114,9 +114,8 @@ def conventions_candidates(setting: Setting) -> list[Candidate]:
         for t in row.terms:
             groups = ", ".join(t.row.groups)
             term = f"{c.key} term {t.row.label!s}"
-            if t.convention:
-                out.append(_c(t.convention, "FLOPs", {c.key}, f"{term} (convention, per {c.per})", setting,
-                              t.row.convention, rank=2, titles=mine))
+            out.append(_c(t.convention, "FLOPs", {c.key}, f"{term} (convention, per {c.per})", setting,
+                          t.row.convention, rank=2, titles=mine))
             out.append(_c(t.exact, "FLOPs", {c.key}, f"{term}: exact FLOPs of {groups} per {c.per}", setting,
                           t.row.exact, rank=2, titles=mine))
             out.append(_c(t.exact - t.convention, "FLOPs", {c.key}, f"{term}: exact - convention per {c.per}",

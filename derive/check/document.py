@@ -225,6 +225,14 @@ def parse_document(text: str) -> Document:
             if len(stack) < MAX_CONTEXT:
                 stack.append(("md", raw.level, raw.name or ""))
             continue
+        md = re.match(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$", raw_text) if raw.level is None else None
+        if md:  # `#### kaplan-6n: Kaplan et al. 2020, C = 6N`: a claim, and the heading of what follows
+            while stack and (stack[-1][0] == "ind" or stack[-1][1] >= len(md.group(1))):
+                stack.pop()
+            raws.append((raw, tuple(n for _, _, n in stack)))
+            if len(stack) < MAX_CONTEXT:
+                stack.append(("md", len(md.group(1)), _normalise(md.group(2).replace("`", ""))))
+            continue
         while stack and stack[-1][0] == "ind" and stack[-1][1] >= raw.eff_indent:
             stack.pop()
         raws.append((raw, tuple(n for _, _, n in stack)))

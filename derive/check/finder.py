@@ -145,6 +145,8 @@ def iter_claims(doc: Document, ctx: Context, scope_for: Callable[[int], dict[str
         n = line.number
         if line.heading_level is not None or n in ctx.conventions:
             continue
+        if (line.name or "") in ("as_written", "formula_as_written"):
+            continue  # `as written: 72 B s L h^2 (...)`: a source's formula in its own notation, a given
         if line.is_config and ((line.name or "") in KEY_SYNONYMS or (line.name or "") in SETTING_LABELS):
             continue  # `vocab_size : 50,257`: the listing (a `token_embedding: 80,411,200` line is a claim)
         if len(line.text) > MAX_LINE:
@@ -294,8 +296,9 @@ def _row_claims(number: int, row: Row, scope: Mapping[str, Number], context: tup
         head = header[j] if j < len(header) else ""
         hkey = head.strip("`*$ ").lower().replace(" ", "_")
         if hkey in KEY_SYNONYMS or hkey in _SIZE_HEADERS or hkey.rstrip("s") in _SIZE_HEADERS or hkey in (
-                "symbol", "key", "config_key", "times", "repeats", "occurrences", "x", "#", "multiplicity"):
-            continue  # the config's sizes and how many times a row counts are givens
+                "symbol", "key", "config_key", "times", "repeats", "occurrences", "x", "#", "multiplicity",
+                "as_written"):
+            continue  # the config's sizes, how many times a row counts, a source's formula as written: givens
         text = cell.replace("`", "").replace("**", "").strip()
         if not text or text in ("-", "–") or not re.search(r"\d|[A-Za-z]", text):
             continue
