@@ -101,6 +101,7 @@ def _per_parameter(roles: frozenset[str]) -> frozenset[str]:
 
 
 SECTION = "convention_"  # derive.check.conventions_candidates.SECTION
+IN_SECTION = "section_"  # derive.check.scale_candidates.SECTION
 
 
 def titled(c: Candidate, claim: Claim) -> bool:
@@ -114,6 +115,9 @@ def titled(c: Candidate, claim: Claim) -> bool:
         # first word of the label or of a heading above names the convention it is about
         names |= {SECTION + name_key(re.split(r"[:\s]", s.strip(), maxsplit=1)[0])
                   for s in (claim.label, *claim.context) if s.strip()}
+    if any(t.startswith(IN_SECTION) for t in c.titles):  # a figure of a section about it (`## 2. Model states
+        # per device`), numbering left out
+        names |= {IN_SECTION + re.sub(r"^[\d_]+", "", name_key(s)) for s in claim.context}
     return bool(c.titles & names)
 
 
