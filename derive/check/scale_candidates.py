@@ -151,12 +151,13 @@ def _table2(t, st: Setting) -> list[Candidate]:
     base = t.scale.layout
     dense = t.config.ffn != "moe"
     out: list[Candidate] = []
-    for tp in dict.fromkeys((t.parallel.tp, 1)):
+    experts = dict.fromkeys(((base.split.ep, base.split.etp), (False, False)))  # "no parallelism": no ep either
+    for tp, (ep, etp) in ((tp, e) for tp in dict.fromkeys((t.parallel.tp, 1)) for e in experts):
         values = {**t.scale._values(), TP: tp}
         for split_tp in (False, True):
             for sp in (False, True):
                 for recompute in ("none", "selective", "full"):
-                    split = dataclasses.replace(base.split, tp=split_tp, sp=sp)
+                    split = dataclasses.replace(base.split, tp=split_tp, sp=sp, ep=ep, etp=etp)
                     try:
                         step = block_step(dataclasses.replace(base, split=split, recompute=recompute), dense)
                         value = evaluate(step, values).value
