@@ -31,8 +31,8 @@ def sheet_quantities(search, doc) -> None:
 
 def adopt_named_architecture(ctx) -> None:
     """A document whose listing gives exactly the sizes of a preset it names (`## mixtral-8x7b (...)` over a
-    listing of vocab_size ... d_ff) is about that preset: its architecture (num_kv_heads, experts, ...), which a
-    size listing does not state, is the preset's, not the defaults'. (Belongs with the listing reading in
+    listing of vocab_size ... d_ff) is about that preset when the preset has sizes such a listing cannot state
+    (num_kv_heads < num_heads, experts): they are the preset's, not the defaults'. (Belongs with the listing reading in
     derive.check.context; done here, after it, to leave that module to its owner.)"""
     from dataclasses import replace
 
@@ -47,7 +47,9 @@ def adopt_named_architecture(ctx) -> None:
             base = load_config(name)
         except DeriveError:  # a name that is no loadable preset names nothing here
             continue
-        if base.values() == main.config.values():
+        # only sizes a listing of vocab_size ... d_ff cannot state (query groups, experts): a handout's model with
+        # GPT-2 XL's sizes is not GPT-2 XL's architecture
+        if base.values() == main.config.values() and (base.kv_heads != base.num_heads or base.ffn == "moe"):
             ctx.models[0] = replace(main, config=base, source=f"preset {name} named in the document, with the "
                                     "sizes of the document's own listing")
             return
