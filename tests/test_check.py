@@ -85,7 +85,8 @@ def test_original_rope_tables_counted_as_parameters(original) -> None:
 
 def test_original_gb_called_gib(original) -> None:
     memory = next(c for c in original.lines if c.number == 55)
-    assert memory.verdict == "arithmetic error" and memory.pitfall == "gb_vs_gib"
+    # issue 11: a unit named for its twin is a wrong claim, not an arithmetic error (the arithmetic is right)
+    assert memory.verdict == "wrong" and memory.pitfall == "gb_vs_gib"
     wrong_bytes = 4 * (hand_params(V, L, D, DFF) + L * 2 * T * (D // H))
     assert wrong_bytes == memory.claimed_value == 8_533_396_224
     assert f"{wrong_bytes / 2**30:.2f} GiB = {wrong_bytes / 10**9:.2f} GB, not 7.95 GB" in memory.explanation

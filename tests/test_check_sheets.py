@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from conftest import hand_params
 from derive import api
-from derive.check.checker import TRAINING_NOTE, check_text
+from derive.check.checker import check_text
 from derive.cli import main
 
 # Qwen2-0.5B's config.json fields, written out (never downloaded): q, k, v biases, GQA 14/2, tied embeddings.
@@ -111,8 +111,9 @@ def test_adamw_sheet_checks_clean() -> None:
     report = check_text(text, "adamw.md")
     assert report.exit_code == 0
     assert not [c for c in report.lines if c.verdict in ("wrong", "arithmetic error")]
+    # training quantities are explained now (issue 11): the activations total is derive train's
     activations = next(c for c in report.lines if c.name == "total_activations")
-    assert activations.verdict == "not understood" and activations.explanation == TRAINING_NOTE
+    assert activations.verdict == "ok" and activations.expected == 3_879_438_336
     # the arithmetic is still checked in a training section: a slip there exits 1
     broken = text.replace("= 48 * 78,643,200 = 3,774,873,600", "= 48 * 78,643,200 = 3,774,873,601")
     assert broken != text
@@ -128,4 +129,8 @@ def test_activations_in_passing_do_not_make_a_training_document() -> None:
     assert [c.verdict for c in report.lines] == ["wrong"] and report.exit_code == 1
     adamw = (text.replace(" (weights only, no activations)", "")
              + "\n## (b) Peak memory with AdamW\n\nactivations: 1,638,400\n")
-    assert [c.verdict for c in check_text(adamw, "a.md").lines] == ["wrong", "not understood"]
+    # issue 11: a training line is checked against the training accounting (not the weights): 1,638,400 is one
+    # activation tensor of one block, not the activations of a training step
+    report = check_text(adamw, "a.md")
+    assert [c.verdict for c in report.lines] == ["wrong", "wrong"]
+    assert "activations" in report.lines[1].target

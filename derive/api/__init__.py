@@ -66,6 +66,7 @@ from .tools import (
     check_document,
     check_report_json,
     check_report_text,
+    read_document,
     sweep,
     sweep_arithmetic,
     sweep_pieces,
@@ -86,6 +87,6 @@ __all__ = [
     "write_plot", "write_inference_sheet", "write_training_sheet", "train_report", "train_account", "training_report",
     "training_setup", "train_text",
     "training_conventions", "conventions_account", "conventions_report", "conventions_text", "infer_account",
-    "infer_report", "infer_text", "check_document", "check_report_text", "check_report_json", "sweep", "sweep_text",
+    "infer_report", "infer_text", "check_document", "read_document", "check_report_text", "check_report_json", "sweep", "sweep_text",
     "sweep_plan", "sweep_pieces", "sweep_arithmetic", "verify", "verify_text",
 ]

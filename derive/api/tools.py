@@ -8,11 +8,23 @@ from ..accounting.account import Accounting
 from ..model.config import ModelConfig
 
 
-def check_document(text: str, file: str = "<text>", config: "str | ModelConfig | None" = None):
-    """Check a hand derivation (derive.check.report.Report); config None means the document's own listing."""
+def check_document(text: str, file: str = "<text>", config: "str | ModelConfig | None" = None,
+                   overrides: "dict[str, Any] | None" = None):
+    """Check a hand derivation (derive.check.report.Report).
+
+    `config` None means the model the document gives; `overrides` are --set values applied to that model.
+    A .tex file (or a document with \\documentclass) is read as LaTeX. Raises DeriveError on bad input."""
     from ..check.checker import check_text
 
-    return check_text(text, file, config)
+    return check_text(text, file, config, overrides)
+
+
+def read_document(file: str) -> str:
+    """The text of a document to check: a regular file or standard input (`-`), at most 20 MB, UTF-8.
+    A FIFO, a device or a directory, a larger input or undecodable bytes raise UsageError (one line)."""
+    from ..check.source import read_document as read
+
+    return read(file)
 
 
 def check_report_text(report, fmt: str = "text") -> str:

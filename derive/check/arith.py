@@ -10,12 +10,22 @@ Markdown/LaTeX/Unicode spellings and trailing units; parenthesised prose is skip
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 from fractions import Fraction
 from typing import Mapping
 
-from .lexer import _ENDS_OPERAND, _MAX_EXPONENT, _STARTS_OPERAND, _preprocess, _Tok, _tokenize
-from .values import _COUNT_NOUNS, _SCALE_WORDS, NotUnderstood, Number, Quantity, _is_trailing_word, _unit
+from .lexer import _ENDS_OPERAND, _STARTS_OPERAND, _preprocess, _Tok, _tokenize
+from .notation import _SUFFIXES, _as_matmul, _scientific, _split_letters
+from .ops import _FUNCTIONS, _binop, _Num, _Shape, _shape
+from .values import (
+    _COUNT_NOUNS,
+    _SCALE_WORDS,
+    NotUnderstood,
+    Number,
+    Quantity,
+    _is_trailing_word,
+    _unit,
+)
 
 __all__ = ["evaluate"]
 
@@ -23,25 +33,27 @@ __all__ = ["evaluate"]
 # Parser
 # --------------------------------------------------------------------------------------------
 
-@dataclass
-class _Num:
-    value: Fraction
-    flops: bool = False
+MAX_DEPTH = 50  # parentheses nested deeper than this are not a hand derivation
 
 
-@dataclass
-class _Shape:
-    dims: tuple[int, ...]
-
-
-_MAX_BITS = 20_000  # ~10^6000: far beyond any accounting figure, small enough to stay instant
+def _depth(text: str) -> int:
+    depth = best = 0
+    for c in text:
+        if c == "(":
+            depth += 1
+            best = max(best, depth)
+        elif c == ")":
+            depth -= 1
+    return best
 
 
 class _Parser:
-    """Recursive descent with Python's precedence: + - < * / // @ < unary - < ^ **."""
+    """Recursive descent with Python's precedence: + - < * / // @ < unary - < ^ **.
 
-    def __init__(self, toks: list[_Tok], symbols: Mapping[str, Number]) -> None:
-        self.toks, self.pos, self.symbols = toks, 0, symbols
+    `implicit`: juxtaposition multiplies (`6 d_model d_ff`, `L(8nd^2 + 4n^2 d)`), as in a formula."""
+
+    def __init__(self, toks: list[_Tok], symbols: Mapping[str, Number], implicit: bool = False) -> None:
+        self.toks, self.pos, self.symbols, self.implicit = toks, 0, symbols, implicit
 
     def peek(self) -> _Tok | None:
         return self.toks[self.pos] if self.pos < len(self.toks) else None
@@ -55,6 +67,13 @@ class _Parser:
         tok = self.peek()
         return tok is not None and tok.kind == "OP" and tok.text in ops
 
+    def _operand_next(self) -> bool:
+        tok = self.peek()
+        if tok is None:
+            return False
+        # `2 d_model`, `L(8nd^2)`, `d_model d_ff` multiply; `vocab_size 50,257` (a listing) does not
+        return tok.kind == "LP" or (tok.kind == "IDENT" and (tok.text in self.symbols or tok.text in _FUNCTIONS))
+
     def expr(self) -> _Num | _Shape:
         left = self.term()
         while self.is_op("+", "-"):
@@ -64,10 +83,14 @@ class _Parser:
 
     def term(self) -> _Num | _Shape:
         left = self.unary()
-        while self.is_op("*", "/", "//", "@"):
-            op = self.take().text
-            left = _binop(op, left, self.unary())
-        return left
+        while True:
+            if self.is_op("*", "/", "//", "@"):
+                op = self.take().text
+                left = _binop(op, left, self.unary())
+            elif self.implicit and self._operand_next():
+                left = _binop("*", left, self.power())
+            else:
+                return left
 
     def unary(self) -> _Num | _Shape:
         if self.is_op("-", "+"):
@@ -95,8 +118,16 @@ class _Parser:
         self.pos += 1
         if tok.kind == "NUM":
             assert tok.value is not None
+            if tok.approx is not None and not tok.text[-1].isdigit():  # `80.4M` in a sum: a rounded figure
+                return _Num(tok.value, False, Fraction(1, 2) * Fraction(10) ** (-tok.approx))
             return _Num(tok.value)
         if tok.kind == "IDENT":
+            nxt = self.peek()
+            if tok.text in _FUNCTIONS and nxt is not None and nxt.kind == "LP":
+                arg = self.atom()
+                if isinstance(arg, _Shape):
+                    raise NotUnderstood(f"{tok.text}() of a shape tuple")
+                return _Num(_FUNCTIONS[tok.text](arg.value), arg.flops, arg.err)
             if tok.text in self.symbols:
                 return _Num(Fraction(self.symbols[tok.text]))
             if _is_trailing_word(tok.text):
@@ -124,85 +155,21 @@ class _Parser:
         self.take()
 
 
-def _shape(items: list[_Num | _Shape]) -> _Shape:
-    dims = []
-    for item in items:
-        if isinstance(item, _Shape) or item.value.denominator != 1 or item.value < 1:
-            raise NotUnderstood("a shape tuple needs positive whole-number dimensions")
-        dims.append(int(item.value))
-    return _Shape(tuple(dims))
-
-
-def _fmt_shape(dims: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
-
-
-def _matmul_flops(left: tuple[int, ...], right: tuple[int, ...]) -> Fraction:
-    """2 * batch * m * k * n for left (..., m, k) @ right (..., k, n), with numpy broadcasting."""
-    lhs = left if len(left) >= 2 else (1,) + left
-    rhs = right if len(right) >= 2 else right + (1,)
-    m, k = lhs[-2:]
-    k2, n = rhs[-2:]
-    if k != k2:
-        raise NotUnderstood(f"matmul inner dimensions differ: {_fmt_shape(left)} @ {_fmt_shape(right)} "
-                            f"has k={k} on the left but {k2} on the right")
-    lb, rb = lhs[:-2], rhs[:-2]
-    batch = 1
-    for i in range(1, max(len(lb), len(rb)) + 1):
-        a = lb[-i] if i <= len(lb) else 1
-        b = rb[-i] if i <= len(rb) else 1
-        if a != b and 1 not in (a, b):
-            raise NotUnderstood(f"matmul batch dimensions do not broadcast: {_fmt_shape(left)} @ "
-                                f"{_fmt_shape(right)} ({a} vs {b})")
-        batch *= max(a, b)
-    return Fraction(2 * batch * m * k * n)
-
-
-def _binop(op: str, a: _Num | _Shape, b: _Num | _Shape) -> _Num | _Shape:
-    if isinstance(a, _Shape) or isinstance(b, _Shape):
-        if op in ("@", "*") and isinstance(a, _Shape) and isinstance(b, _Shape):
-            return _Num(_matmul_flops(a.dims, b.dims), flops=True)
-        raise NotUnderstood(f"a shape tuple can only be multiplied with '@' by another shape (got '{op}')")
-    if op == "@":
-        raise NotUnderstood("'@' needs shape tuples on both sides, e.g. (1, 1024, 1600) @ (1600, 1600)")
-    x, y, flops = a.value, b.value, a.flops or b.flops
-    if op == "+":
-        return _Num(x + y, flops)
-    if op == "-":
-        return _Num(x - y, flops)
-    if op == "*":
-        return _Num(x * y, flops)
-    if op in ("/", "//"):
-        if y == 0:
-            raise NotUnderstood("division by zero")
-        return _Num(Fraction(x // y) if op == "//" else x / y, flops)
-    # power
-    if y.denominator != 1:
-        raise NotUnderstood(f"fractional exponent {y} has no exact value")
-    if abs(y) > _MAX_EXPONENT:
-        raise NotUnderstood(f"exponent {y} is too large")
-    if x == 0 and y < 0:
-        raise NotUnderstood("division by zero (0 to a negative power)")
-    size = max(abs(x.numerator).bit_length(), x.denominator.bit_length())
-    if size * abs(int(y)) > _MAX_BITS:
-        raise NotUnderstood(f"a power with exponent {y} is too large a number")
-    return _Num(x ** int(y), flops)
-
-
 def _adjacent_operands(toks: list[_Tok]) -> bool:
     return any(a.kind in _ENDS_OPERAND and b.kind in _STARTS_OPERAND for a, b in zip(toks, toks[1:]))
 
 
-def _parses(toks: list[_Tok], symbols: Mapping[str, Number]) -> bool:
+def _parses(toks: list[_Tok], symbols: Mapping[str, Number], implicit: bool = False) -> bool:
     try:
-        p = _Parser(toks, symbols)
+        p = _Parser(toks, symbols, implicit)
         p.expr()
         return p.peek() is None
     except NotUnderstood:
         return False
 
 
-def _strip_prose(toks: list[_Tok], text: str, symbols: Mapping[str, Number]) -> tuple[list[_Tok], list[str]]:
+def _strip_prose(toks: list[_Tok], text: str, symbols: Mapping[str, Number],
+                 implicit: bool = False) -> tuple[list[_Tok], list[str]]:
     """Drop parenthesised remarks like `(as 2 layers per block)`, keeping arithmetic groups.
 
     A group right after an operand (juxtaposed) is a remark unless it is pure arithmetic (then
@@ -228,12 +195,12 @@ def _strip_prose(toks: list[_Tok], text: str, symbols: Mapping[str, Number]) -> 
         if j == len(toks):  # unbalanced: let the parser report it
             out.extend(toks[i:])
             break
-        inner, inner_stripped = _strip_prose(toks[i + 1:j], text, symbols)
+        inner, inner_stripped = _strip_prose(toks[i + 1:j], text, symbols, implicit)
         juxtaposed = bool(out) and out[-1].kind in _ENDS_OPERAND
         if juxtaposed:
-            prose = not _parses(inner, symbols)
+            prose = not _parses(inner, symbols, implicit)
         else:
-            prose = (not inner or any(t.kind == "OTHER" for t in inner) or _adjacent_operands(inner)
+            prose = (not inner or any(t.kind == "OTHER" for t in inner) or (_adjacent_operands(inner) and not implicit)
                      or (len(inner) == 1 and inner[0].kind == "IDENT" and inner[0].text not in symbols))
         if prose:
             stripped.append(text[tok.start:toks[j].end])
@@ -250,35 +217,85 @@ def _strip_prose(toks: list[_Tok], text: str, symbols: Mapping[str, Number]) -> 
 # evaluate
 # --------------------------------------------------------------------------------------------
 
-def evaluate(segment: str, symbols: Mapping[str, Number] | None = None) -> Quantity:
-    """Exact value of one `=`-segment, with its unit and shown rounding; NotUnderstood if not arithmetic."""
-    try:
-        return _evaluate(segment, symbols or {})
-    except RecursionError:
-        raise NotUnderstood("parentheses nested too deeply", segment) from None
+_CACHE: dict[tuple, Quantity | NotUnderstood] = {}
+_CACHE_SIZE = 50_000
+_IDENTS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _evaluate(segment: str, symbols: Mapping[str, Number]) -> Quantity:
+def evaluate(segment: str, symbols: Mapping[str, Number] | None = None, implicit: bool = False,
+             shapes: bool = True) -> Quantity:
+    """Exact value of one `=`-segment, with its unit and shown rounding; NotUnderstood if not arithmetic.
+
+    `implicit`: read it as a formula, where juxtaposition multiplies (`2 d_model vocab_size`).
+    `shapes`: `(1,024 x 1,600) x (1,600 x 1,024)` is a matmul of two shapes (2mkn FLOPs), not a product.
+    Results are remembered per segment and the values of the symbols it names (derivations repeat
+    `1,600 * 1,600` many times)."""
+    symbols = symbols or {}
+    names = set(_IDENTS.findall(segment)) if len(segment) <= 5000 else set()
+    key = (segment, implicit, shapes, tuple(sorted((k, symbols[k]) for k in names if k in symbols)),
+           tuple(sorted((c, symbols[c]) for k in names if len(k) <= 6 for c in set(k) if c in symbols))
+           if implicit else ())
+    hit = _CACHE.get(key)
+    if hit is None:
+        try:
+            hit = _evaluate(segment, symbols, implicit, shapes)
+        except NotUnderstood as exc:
+            hit = exc
+        except RecursionError:
+            hit = NotUnderstood("parentheses nested too deeply", segment, hard=True)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = hit
+    if isinstance(hit, NotUnderstood):
+        raise NotUnderstood(hit.reason, hit.segment, hit.hard)
+    return hit
+
+
+def _evaluate(segment: str, symbols: Mapping[str, Number], implicit: bool = False,
+              shapes: bool = True) -> Quantity:
     text, approx_mark = _preprocess(segment)
+    if _depth(text) > MAX_DEPTH:
+        raise NotUnderstood(f"parentheses nested more than {MAX_DEPTH} deep", segment, hard=True)
+    matmul = _as_matmul(text) if shapes else None
+    if matmul is not None:
+        try:
+            return _evaluate(matmul, symbols, implicit, shapes=False)
+        except NotUnderstood:
+            pass  # not two shapes after all (inner sizes differ): read it as written
     try:
-        toks, stripped = _strip_prose(_tokenize(text), text, symbols)
+        toks = _tokenize(text)
+        if implicit:
+            toks = _split_letters(toks, symbols)
+        toks, stripped = _strip_prose(toks, text, symbols, implicit)
     except NotUnderstood as exc:
         exc.segment = segment
         raise
     if not toks:
         raise NotUnderstood("no expression" if not stripped else "only a remark in parentheses", segment)
     try:
-        parser = _Parser(toks, symbols)
+        parser = _Parser(toks, symbols, implicit)
         val = parser.expr()
         rest = toks[parser.pos:]
         if isinstance(val, _Shape):
             raise NotUnderstood("a shape tuple on its own has no value (use '@' for a matmul)")
         scale, family, written = Fraction(1), "FLOPs" if val.flops else None, None
         k = 0
+        scaled = False
         if k < len(rest) and rest[k].kind == "IDENT" and rest[k].text in _SCALE_WORDS:
             scale *= _SCALE_WORDS[rest[k].text]
+            k, scaled = k + 1, True
+        elif (k < len(rest) and rest[k].kind == "IDENT" and rest[k].text in _SUFFIXES and parser.pos > 0
+              and toks[parser.pos - 1].kind == "NUM"
+              and (toks[parser.pos - 1].end == rest[k].start
+                   or (k + 1 < len(rest) and rest[k + 1].text.lower() in _COUNT_NOUNS))):
+            scale *= _SUFFIXES[rest[k].text]  # `1.5B`, `124M`: written against the number, a scale, not bytes
+            k, scaled = k + 1, True
+        percent = k < len(rest) and rest[k].kind == "OTHER" and rest[k].text == "%" and family is None
+        if percent:
+            family, written = "ratio", "%"
+            scale *= Fraction(1, 100)
             k += 1
-        if k < len(rest) and rest[k].kind == "IDENT" and _unit(rest[k].text):
+        elif k < len(rest) and rest[k].kind == "IDENT" and _unit(rest[k].text):
             fam, unit_scale = _unit(rest[k].text)  # type: ignore[misc]
             if family is not None and fam != family:
                 raise NotUnderstood(f"a matmul gives FLOPs, not {rest[k].text}")
@@ -301,8 +318,14 @@ def _evaluate(segment: str, symbols: Mapping[str, Number]) -> Quantity:
     approx: int | None = None
     if len(body) == 1 and body[0].kind == "NUM":
         approx = body[0].approx
-        if approx is None and approx_mark:
+        if approx is None and (percent or scaled):
+            approx = 0  # `56%`, `124 million`: shown to whole percent, whole millions
+        elif approx is None and approx_mark:
             digits = body[0].text.replace(",", "").replace("_", "")
             approx = -(len(digits) - len(digits.rstrip("0"))) if "e" not in digits.lower() else 0
+    elif _scientific(body):  # `4.25 x 10^9`: rounded like 4.25e9
+        exponent = body[4].value if body[3].text in ("^", "**") and len(body) == 5 else body[5].value
+        approx = (body[0].approx or 0) - int(exponent)
+    error = val.err * scale if approx is None else Fraction(0)
     return Quantity(value=val.value * scale, unit=family, approx_digits=approx, unit_written=written,
-                    scale=scale, stripped=tuple(stripped))
+                    scale=scale, stripped=tuple(stripped), error=error)

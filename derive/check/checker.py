@@ -1,348 +1,400 @@
-"""Check a hand derivation line by line: arithmetic, meaning (against the derived tree), pitfalls, propagation.
+"""Check a hand derivation: find its claims, explain each by its value and its words, carry mistakes into
+totals, and build the report.
 
     >>> from derive.check.checker import check_text
     >>> report = check_text(open("answer.md").read(), "answer.md", "gpt2-xl")   # doctest: +SKIP
     >>> report.exit_code                                                         # doctest: +SKIP
 
-A claim line is matched to a node of the derivation by its name (Step.title, total_title, aliases),
-disambiguated by its enclosing headings and by the section it sits in (parameters, MoE active parameters,
-forward FLOPs); a line in bytes is always weight memory. Lines in a training section (activations, AdamW
-state, backward/step FLOPs, time) are "not understood": their arithmetic is checked, their meaning is not.
-A wrong value is first explained by an earlier wrong line (the same error carried into a total, times
-num_layers), then by a known pitfall (derive.check.pitfalls), else reported as plainly wrong.
+A wrong value is first explained by earlier wrong lines inside its quantity (the same error carried into a
+total, times num_layers) or by their wrong values written into its arithmetic, then by a known pitfall
+(derive.check.pitfalls), then by the quantity it really is; its effect on the model's total is stated.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import math
+from dataclasses import replace as dc_replace
 from fractions import Fraction
 
-from ..accounting.account import DTYPE_BYTES, Accounting, account
-from ..errors import UsageError
-from ..model.architectures import Derivation
-from ..model.config import ARCH_KEYS, INT_KEYS, ModelConfig, config_from_mapping, load_config
-from ..model.steps import Evaluated
-from .document import Document, Line, NotUnderstood, check_chain, evaluate, parse_document
-from .matching import SETTINGS, TREES, document_config, document_ints, listing_value, match, norm, sections
-from .pitfalls import GB_VS_GIB, PITFALLS, Pitfall, explain
-from .report import LineCheck, Report
-from .values import _BYTE_UNITS, Quantity, agree
+from ..model.config import ModelConfig, load_config
+from .candidates import BYTES_PER, Candidate, Setting
+from .carry import COUNTED_TREES, Carry, Wrong, _base
+from .claims import Claim
+from .context import Context, read_context
+from .document import Document, parse_document
+from .explain import (
+    ClaimCheck,
+    Pitfalls,
+    arithmetic,
+    choose_target,
+    fits,
+    gb_vs_gib,
+    relation_text,
+    same_quantity,
+    titled,
+    wanted_roles,
+    words_of,
+)
+from .explain_text import show
+from .finder import iter_claims
+from .formula import symbol_values
+from .latex import Converter, is_latex, markdown_math, read_macros
+from .pitfalls import GB_VS_GIB, explain
+from .report import Report, line_checks
+from .search import Search
+from .symbolic import formula_match, formula_note, rule_match
+from .tex import tex_to_lines
+from .values import NotUnderstood, Quantity
+from .vocabulary import read_words
 
-UNITS = {"forward": "FLOPs", "memory": "bytes"}
-TRAINING_NOTE = ("A training-accounting line (activations, gradients, AdamW state, backward or step FLOPs, "
-                 "training time): derive check derives parameters, weight memory and forward FLOPs only, "
-                 "so only the arithmetic was checked.")
-# Symbols a document may define (`d_k = d_model // num_heads = 64`) and what they must equal.
-DERIVED_SYMBOLS = {name: (lambda c: Fraction(c.d_model, c.num_heads)) for name in ("d_k", "d_head", "head_dim")}
-
-
-@dataclass
-class _Wrong:
-    number: int
-    tree: str
-    keys: tuple[str, ...]
-    diff: int
-    root: int
-    setting: tuple[int, int]
-    claimed: int = 0
-    expected: int = 0
-
-
-def _under(node: Evaluated, key: str, mult: int = 1) -> int:
-    """How many times node `key` counts inside `node` (repeats multiply)."""
-    if node.key == key:
-        return mult
-    inner = mult * (node.repeat_value or 1)
-    return sum(_under(c, key, inner) for c in node.children)
+DERIVED_SYMBOLS = ("d_k", "d_head", "head_dim", "dk", "d_kv")
+MAX_CLAIMS = 20_000  # claims explained in one document; more are counted and listed as not checked
 
 
-class _Probe:
-    """A line's target inside one Accounting; implements derive.check.pitfalls.Probe."""
+class Checker(Carry):
+    """Checks one document (its lines already plain text) against its models."""
 
-    def __init__(self, checker: "Checker", acc: Accounting, tree: str, keys: tuple[str, ...], scale: int):
-        self.checker, self.acc, self.tree, self.keys, self.scale = checker, acc, tree, keys, scale
-        self.base = tree if tree in ("forward", "buffers", "active_params") else "params"
-        self.prefix = "params" if self.base == "active_params" else self.base  # active keys are params.*
-        self.values = {**acc.config.values(), "batch_size": acc.batch_size, "seq_len": acc.seq_len,
-                       "rope_per_block": self.leaf_in(acc.buffers, "buffers.block.rope"),
-                       "xl_d_ff": checker.xl_d_ff}
-        self.expected = self.value_in(acc)
-
-    @staticmethod
-    def leaf_in(root: Evaluated, key: str) -> int:
-        try:
-            return root.find(key).value
-        except KeyError:  # an architecture without this part (no RoPE tables, say)
-            return 0
-
-    def nodes(self, acc: Accounting) -> list[Evaluated]:
-        root = getattr(acc, self.base)
-        return [root] if self.tree == "memory" else [root.find(k) for k in self.keys]
-
-    def value_in(self, acc: Accounting) -> int:
-        return sum(n.value for n in self.nodes(acc)) * self.scale
-
-    def under(self, leaf: str) -> int:
-        key = leaf if "." in leaf and leaf.split(".")[0] in TREES else f"{self.prefix}.{leaf}"
-        return sum(_under(n, key) for n in self.nodes(self.acc)) * self.scale
-
-    def leaf(self, leaf: str) -> int:
-        try:
-            return getattr(self.acc, self.base).find(f"{self.prefix}.{leaf}").value
-        except KeyError:
-            return 0
-
-    def alt(self, **changes: int) -> int | None:
-        batch = changes.pop("batch_size", self.acc.batch_size)
-        try:
-            acc = self.checker.accounting(self.acc.config.replace(**changes), batch, self.acc.seq_len)
-            return self.value_in(acc)
-        except (ValueError, UsageError, ZeroDivisionError):
-            return None
-
-
-def _label(deriv: Derivation, tree: str, key: str) -> str:
-    step = getattr(deriv, tree).find(key)
-    return step.total_title or step.title
-
-
-def _fmt(value: int, unit: str | None) -> str:
-    return f"{value:,}" + (f" {unit}" if unit else "")
-
-
-def _gb_text(exact: Quantity, written: Quantity, alt: str) -> str:
-    """`8,533,396,224 bytes is 7.95 GiB = 8.53 GB, not 7.95 GB: ...`."""
-    digits = max(written.approx_digits or 0, 0)
-    value = exact.value
-    fits = f"{float(value / _BYTE_UNITS[alt]):.{digits}f} {alt}"
-    other = f"{float(value / _BYTE_UNITS[written.unit_written]):.{digits}f} {written.unit_written}"
-    return explain(GB_VS_GIB, {"value": f"{int(value):,} bytes" if value.denominator == 1 else str(exact),
-                               "fits": fits, "other": other, "written": str(written)})
-
-
-class Checker:
-    """Checks one parsed document against one config."""
-
-    def __init__(self, doc: Document, config: ModelConfig):
-        self.doc, self.config = doc, config
+    def __init__(self, doc: Document, ctx: Context, file: str) -> None:
+        self.doc, self.ctx, self.file = doc, ctx, file
+        self.search = Search(ctx, doc)
+        self.latest: dict[tuple, Wrong] = {}
+        self.by_claimed: dict[int, Wrong] = {}
+        self._scopes: dict = {}
+        self._done: dict[tuple, ClaimCheck] = {}
+        self.generation = 0
         self.xl_d_ff = load_config("gpt2-xl").d_ff
-        self._accounts: dict = {}
-        self.deriv = self.accounting(config, 1, config.context_length).derivation
-        prose = " ".join(l.text for l in doc.lines if not l.is_claim).lower()
-        half = re.search(r"bf16|bfloat16|fp16|float16|half[- ]precision", prose)
-        self.default_dtype = "bf16" if half else "fp32"
 
-    def accounting(self, config: ModelConfig, batch: int, seq: int) -> Accounting:
-        if seq > config.context_length:
-            config = config.replace(context_length=seq)
-        key = (config, batch, seq)
-        if key not in self._accounts:
-            self._accounts[key] = account(config, batch, seq)
-        return self._accounts[key]
+    # ------------------------------------------------------------------------------ scopes
+    def scope_for(self, line: int) -> dict:
+        model = self.ctx.model_at.get(line, 0)
+        batch, seq = self.ctx.shape_at.get(line, (None, None))
+        cfg = self.ctx.models[model].config
+        key = (model, batch or 1, seq or cfg.context_length)
+        if key not in self._scopes:
+            # the author's own sizes (a listing or assumption that differs from --config) for their arithmetic
+            stated = {k: v for k, v in self.ctx.models[model].stated.items()
+                      if isinstance(v, int) and not isinstance(v, bool)}
+            values = {**cfg.symbol_values(), **stated, "batch_size": key[1], "seq_len": key[2]}
+            params = None
+            si = self.search.setting_index(Setting(cfg, key[1], key[2]))
+            if si is not None:
+                params = si.acc.total_params
+            self._scopes[key] = symbol_values(values, params, None)
+        return self._scopes[key]
 
-    def _claims(self) -> list[Line]:
-        """Claim lines, plus `token_embedding: 80,411,200` lines the parser took for a config listing."""
-        out = []
-        for line in self.doc.lines:
-            listing = line.name in SETTINGS if line.is_config else listing_value(line) is not None
-            if (line.is_claim or line.is_config) and not listing:
-                out.append(line)
-        return out
-
-    def run(self, file: str) -> Report:
-        report = Report(file, self.config)
-        settings = sections(self.doc)
-        symbols: dict = {**self.config.symbol_values(), **document_ints(document_config(self.doc))}
-        fixed = set(symbols)
-        wrong: list[_Wrong] = []
-        for line in self._claims():
-            mode, batch, seq = settings[line.number]
-            setting = (batch or 1, seq or self.config.context_length)
-            scope = {**symbols, "batch_size": setting[0], "seq_len": setting[1], "sequence_length": setting[1]}
-            defined = line.defines if line.defines not in fixed else None
-            if defined:
-                scope.pop(defined, None)
-            self._scope = scope
-            result = check_chain(line, scope)
-            exact = [q for q in result.quantities if isinstance(q, Quantity) and q.exact]
-            claimed = exact[-1] if exact else result.final
-            if defined and claimed is not None and claimed.exact and claimed.unit is None:
-                symbols[defined] = claimed.value
-            check = LineCheck(line.number, line.text.strip(), line.name, claimed=str(claimed) if claimed else None)
-            if claimed is not None and claimed.exact and claimed.value.denominator == 1:
-                check.claimed_value = int(claimed.value)
-            notes: list[str] = []
-            if not result.ok:
-                self._arithmetic(result, check, notes)
-            if mode == "training" and not defined:
-                if check.verdict == "ok" and claimed is not None:
-                    check.verdict = "not understood"
-                notes.append(TRAINING_NOTE)
-            else:
-                self._meaning(line, mode, setting, defined, claimed, check, notes, wrong)
-            check.explanation = " ".join(notes)
-            report.lines.append(check)
+    # ------------------------------------------------------------------------------ the run
+    def run(self) -> Report:
+        lines: list = []
+        group: list[ClaimCheck] = []
+        explained, unchecked, first = 0, 0, None
+        for claim in iter_claims(self.doc, self.ctx, self.scope_for):
+            if explained >= MAX_CLAIMS:  # counted, not explained (nor kept: memory stays bounded)
+                unchecked += 1
+                first = first or claim.line
+                continue
+            if group and claim.line != group[0].claim.line:
+                lines.extend(line_checks(group))
+                group = []
+            group.append(self.check(claim))
+            explained += 1
+        lines.extend(line_checks(group))
+        report = Report(self.file, self.ctx.main.config, lines, notes=list(self.ctx.notes))
+        report.unchecked = unchecked
+        if unchecked:
+            report.notes.insert(0, f"{unchecked:,} more claim(s) from line {first} on were found but not checked: "
+                                   f"derive check explains at most {MAX_CLAIMS:,} claims per document.")
+        report.sources = [m.source for m in self.ctx.models[:1]]
         return report
 
-    def _arithmetic(self, result, check: LineCheck, notes: list[str]) -> None:
-        i, j, a, b = result.first_mismatch
-        pair = next(p for p in result.pairs if not p.ok)
-        check.verdict, check.own = "arithmetic error", True
-        if pair.alternate_unit:
-            exact, written = (a, b) if b.unit_written in _BYTE_UNITS and not b.exact else (b, a)
-            check.pitfall = GB_VS_GIB.key
-            notes.append(_gb_text(exact, written, pair.alternate_unit))
-        else:
-            segs = result.line.segments
-            notes.append(f"Arithmetic: {segs[i].strip()} is {a}, not {b}.")
+    def check(self, claim: Claim) -> ClaimCheck:
+        """The verdict on one claim (remembered for a claim repeated word for word, unless it is wrong:
+        a wrong claim's cause depends on the lines before it)."""
+        key = (claim.text, claim.label, claim.qualifier, claim.kind, claim.segments, claim.context, claim.parent,
+               claim.model, claim.shape, claim.names, self.ctx.model_at.get(claim.line, 0),
+               self.ctx.shape_at.get(claim.line))
+        key += (self.generation,)  # a wrong claim's cause depends on the wrong lines before it
+        done = self._done.get(key)
+        if done is not None and done.cause is None:
+            chk = dc_replace(done, claim=claim, notes=list(done.notes))
+            if chk.verdict != "ok" and chk.diff is not None and chk.candidate is not None:
+                self._remember(chk, chk.candidate, chk.diff, None)  # this line is now the latest restatement
+            return chk
+        chk = self._check(claim)
+        if len(self._done) < 20_000:
+            self._done[key] = chk
+        return chk
 
-    def _target(self, line: Line, mode, claimed: Quantity | None) -> tuple[str, tuple[str, ...], str | None] | None:
-        name, context = line.name, line.context
-        text = line.text.lower()
-        unit = claimed.unit if claimed else None
-        if unit == "bytes":  # bytes are memory whatever the line or its heading is called
-            words = f"{norm(name)} {text}" if name else text
-            dtype = next((d for d in DTYPE_BYTES if d in words), self.default_dtype)
-            return "memory", ("params",), dtype
-        if name is None and context:
-            name, context = context[-1], context[:-1]
-        if name is None:
-            return None
-        name = norm(name)
-        if "@" in text or unit == "FLOPs" or "flop" in name:
-            trees = ["forward"]
-        elif re.search(r"memor|bytes", name):
-            dtype = next((d for d in DTYPE_BYTES if d in name), self.default_dtype)
-            return "memory", ("params",), dtype
-        else:
-            active = ["active_params"] if self.deriv.active_params is not None else ["params"]
-            trees = {"params": ["params", "buffers"], "flops": ["forward"], "active": active}.get(
-                mode, ["params", "buffers", "forward"])
-        for fuzzy in (False, True):
-            for tree in trees:
-                keys = match(self.deriv, tree, name, context, fuzzy)
-                if keys:
-                    return tree, keys, None
-        return None
-
-    def _meaning(self, line, mode, setting, defined, claimed, check, notes, wrong: list[_Wrong]) -> None:
-        if claimed is None:
-            return
-        if defined:
-            if defined in DERIVED_SYMBOLS:
-                want = DERIVED_SYMBOLS[defined](self.config)
-                check.target, check.expected = defined, int(want) if want.denominator == 1 else None
-                if claimed.value != want:
-                    check.verdict, check.own = "wrong", True
-                    notes.append(f"{defined} is d_model / num_heads = {float(want):g}.")
+    def _check(self, claim: Claim) -> ClaimCheck:
+        chk = ClaimCheck(claim)
+        hard = next((v for v in claim.quantities if isinstance(v, NotUnderstood) and v.hard), None)
+        if hard is not None:  # a step derive will not evaluate: the claim is not checked
+            chk.verdict = "not understood"
+            chk.notes.append(f"Not checked: {hard.reason}.")
+            return chk
+        arithmetic(chk)
+        if chk.verdict == "arithmetic error" and (ruled := rule_match(claim, self.ctx, self.search.matches)):
+            return self._ok(ClaimCheck(claim), ruled[0], note=ruled[1])  # formula at the document's rule
+        q = claim.value
+        if q is None:
+            chk.verdict = "not understood" if chk.verdict == "ok" else chk.verdict
+            chk.notes.append(f"Not checked: {claim.note}." if claim.note else "Not a value derive can compute.")
+            return chk
+        words, strong = words_of(claim)
+        section = read_words(*claim.context[-1:])
+        matches = self.search.matches(claim)
+        last = next((v for v in reversed(claim.quantities) if isinstance(v, Quantity)), None)
+        if not matches and last is not None and last is not q and claim.kind == "chain" and not claim.formula:
+            # `= 568,819,274 / 86,400 = 6,583.56`: the written (rounded) result, when the exact
+            # arithmetic before it carries an earlier rounding
+            claim.value = last
+            matches = self.search.matches(claim)
+            if matches:
+                q = last
             else:
-                notes.append(f"Defines {defined}; only its arithmetic is checked.")
-            return
-        found = self._target(line, mode, claimed)
-        if found is None:
-            if check.verdict == "ok":
-                check.verdict = "not understood"
-            label = line.name or (line.context[-1] if line.context else None)
-            what = f"No derived quantity is named '{label}'" if label else "The line has no name to match"
-            notes.append(f"{what}; only the arithmetic was checked.")
-            return
-        tree, keys, dtype = found
-        acc = self.accounting(self.config, *setting)
-        probe = _Probe(self, acc, tree, keys, DTYPE_BYTES[dtype] if dtype else 1)
-        unit = UNITS.get(tree)
-        check.target = f"memory_{dtype}" if dtype else " + ".join(_label(acc.derivation, tree, k) for k in keys)
-        check.expected, check.unit = probe.expected, unit
+                claim.value = q
+        if q.unit is None and not ("memory" in words.trees | section.trees or words.dtype):
+            # a bare number is bytes only when its words say memory (or a dtype)
+            matches = [c for c in matches if not (c.tree == "memory" and c.dtype)]
+        wanted = wanted_roles(words)
+        symbol = (claim.symbol or "").lower()
+        if symbol in DERIVED_SYMBOLS:
+            wanted, strong = frozenset({"d_k" if symbol != "d_kv" else "d_kv"}), True
+        named = [c for c in matches if (wanted and self._named(c, words, wanted, symbol) or titled(c, claim))
+                 and self._here(c, claim)]
+        if not named and "(" in claim.label:  # `feed-forward (active SwiGLU experts)`: the remark may name it
+            full = read_words(claim.label)
+            full_wanted = wanted_roles(full)
+            named = [c for c in matches if full_wanted and full.roles and same_quantity(c, full, full_wanted)
+                     and self._here(c, claim)]
+        if named:
+            return self._ok(chk, self._best(named, words, section), named)
+        same = formula_match(claim, matches, self.scope_for) if chk.verdict == "ok" else None
+        if same is not None:  # a formula that is a quantity's closed form says what it is more than its label
+            return self._ok(chk, same, matches)
+        if strong and not words.roles and not words.total and any(_compatible(c, words) for c in matches):
+            strong = False  # `FLOPs = 400000 * ...`: a tree's word alone ranks; the value says what it is
+        if strong or not matches:
+            targets = [t for t in self._targets(claim, words, wanted, symbol) if self._here(t, claim)]
+            target = choose_target(targets, claim, words, section, self._dtype(words))
+            if target is not None and fits(q, target.value, target.family):
+                return self._ok(chk, target)
+            if target is not None and (strong or not matches):
+                return self._wrong(chk, target, matches)
+        if matches:
+            return self._ok(chk, self._best(matches, words, section), matches)
+        if chk.verdict == "ok":
+            chk.verdict = "not understood"
+        chk.notes.append(self._nearest(claim))
+        return chk
 
-        def fits(value: int) -> bool:
-            return agree(claimed, Quantity(Fraction(value), unit)) is not None
+    # ------------------------------------------------------------------------------ pieces
+    def _here(self, c: Candidate, claim: Claim) -> bool:
+        """A named model quantity must be at the shape the line or its section states, if it states one."""
+        if c.tree not in COUNTED_TREES or c.setting is None:
+            return True
+        batch, seq = self.ctx.shape_at.get(claim.line, (None, None))
+        if claim.shape is None and batch is None and seq is None:
+            return True
+        primary = self.search.settings(claim)[0]
+        return c.setting.config is not primary.config or (c.setting.batch, c.setting.seq) == (
+            primary.batch, primary.seq) or c.tree in ("params", "buffers", "active_params")
 
-        if fits(probe.expected):
-            if tree == "buffers" and check.verdict == "ok":
-                notes.append("A non-trainable buffer: right, and not part of the parameter count.")
-            return
-        diff = int(claimed.value) - probe.expected if claimed.exact and claimed.value.denominator == 1 else None
-        if check.verdict == "ok":
-            check.verdict = "wrong"
-        cause = self._propagated(probe, tree, setting, wrong, fits)
-        if cause is None:
-            cause = self._substituted(line, wrong, probe.expected) if check.verdict == "wrong" else None
+    def _named(self, c: Candidate, words, wanted, symbol: str) -> bool:
+        if symbol in DERIVED_SYMBOLS:
+            return c.tree == "config" and c.roles == wanted
+        return same_quantity(c, words, wanted)
+
+    def _targets(self, claim: Claim, words, wanted, symbol: str) -> list[Candidate]:
+        if symbol in DERIVED_SYMBOLS:
+            setting = self.search.settings(claim)[0]
+            si = self.search.setting_index(setting)
+            return [c for c in si.index.all() if c.tree == "config" and c.roles == wanted] if si else []
+        if not wanted:
+            return []
+        return [t for t in self.search.targets(claim, words)
+                if not (words.scope == "one" and t.scope == "all" or words.scope == "all" and t.scope == "one")
+                and (words.per or None) == t.per
+                and not (t.tree in ("backward", "activations") and t.tree not in words.trees
+                         and t.tree not in wanted)]
+
+    def _dtype(self, words) -> str:
+        return words.dtype if words.dtype in BYTES_PER else ("bf16" if self.ctx.half and not words.dtype else "fp32")
+
+    @staticmethod
+    def _best(cands: list[Candidate], words, section) -> Candidate:
+        trees = words.trees or section.trees
+
+        def key(item):
+            i, c = item
+            fam_ok = 0 if not trees or any(c.family in _families(t) for t in trees) else 1
+            named = 2  # the words rank the candidates: what they name, then what overlaps it
+            if words.roles and c.roles <= words.roles:
+                named = 0
+            elif words.roles & c.roles:
+                named = 1
+            return (named, fam_ok, c.rank, i)
+        return min(enumerate(cands), key=key)[1]
+
+    def _ok(self, chk: ClaimCheck, c: Candidate, others: list[Candidate] = (), note: str = "") -> ClaimCheck:
+        if chk.claim.formula and chk.verdict == "ok":
+            # of the quantities with this value, the one whose closed form the formula is
+            scope = self.scope_for(chk.claim.line)
+            for other in [c] + [o for o in others if o is not c and o.value == c.value][:8]:
+                if formula_note(chk.claim, other, scope)[1]:
+                    c = other
+                    break
+        chk.candidate, chk.target, chk.expected, chk.family = c, c.describe(), c.value, c.family
+        if c.tree == "buffers" and chk.verdict == "ok":
+            chk.notes.append("A non-trainable buffer: right, and not part of the parameter count.")
+        if note:  # the figure is the config's, the formula the closed form under the document's d_ff rule
+            chk.notes.append(note)
+        elif chk.claim.formula and chk.verdict == "ok":
+            note, equal = formula_note(chk.claim, c, self.scope_for(chk.claim.line))
+            chk.notes += [note] if note else []
+            if not equal:
+                chk.verdict, chk.own = "wrong", True
+        return chk
+
+    def _wrong(self, chk: ClaimCheck, t: Candidate, matches: list[Candidate]) -> ClaimCheck:
+        q = chk.claim.value
+        assert q is not None
+        chk.candidate, chk.target, chk.expected, chk.family = t, t.describe(), t.value, t.family
+        if chk.verdict == "ok":
+            chk.verdict = "wrong"
+        diff = q.value - t.value if q.exact and q.value.denominator == 1 and t.value.denominator == 1 else None
+        chk.diff = diff
+        lead = f"Expected {show(t.value, t.family, q)}"
+        cause = self._propagated(t, q) or self._substituted(chk.claim, t)
         if cause is not None:
-            check.cause = cause
-            notes.append(f"Expected {_fmt(probe.expected, unit)}: wrong only because of line {cause}.")
+            chk.cause = cause
+            chk.notes.append(f"{lead}: wrong only because of line {cause}.")
         else:
-            check.own = True
-            pit = self._pitfall(probe, fits)
-            lead = f"Expected {_fmt(probe.expected, unit)}" + (f" (off by {diff:+,})" if diff is not None else "")
-            if pit is not None:
-                check.pitfall = check.pitfall or pit.key
-                notes.append(f"{lead}: {explain(pit, probe.values)}")
+            chk.own = True
+            lead += f" (off by {'+' if diff > 0 else '-'}{show(abs(diff), t.family)})" if diff else ""
+            probe = Pitfalls(t, self._values(t), self._count_in, self._leaf, self._alt)
+            pit = probe.first(q) if t.tree not in ("config",) else None
+            gb = gb_vs_gib(q, t)
+            # an unrelated quantity with the same value is a hint only when the number is exact
+            correct = [c for c in matches if c is not t and (q.exact or c.roles & t.roles)]
+            if pit is not None and pit.key == chk.pitfall:
+                chk.notes.append(f"{lead}.")
+            elif pit is not None:
+                chk.pitfall = chk.pitfall or pit.key
+                chk.notes.append(f"{lead}: {explain(pit, probe.values)}")
+            elif gb:
+                chk.pitfall = chk.pitfall or GB_VS_GIB.key
+                chk.notes.append(f"{lead}: {gb}")
+            elif diff and (part := self._part(t, diff)):
+                chk.notes.append(f"{lead}: {part}.")
+            elif correct and (rel := relation_text(t, correct[0])):
+                chk.notes.append(f"{lead}: {rel}.")
             else:
-                notes.append(f"{lead}.")
+                chk.notes.append(f"{lead}.")
+            effect = self._effect(t, diff)
+            if effect:
+                chk.notes[-1] = chk.notes[-1].rstrip(".") + f"; {effect}."
         if diff is not None:
-            root = cause if cause is not None else line.number
-            wrong.append(_Wrong(line.number, tree, keys, diff, root, setting, int(claimed.value), probe.expected))
+            self._remember(chk, t, diff, cause)
+        return chk
 
-    def _propagated(self, probe: _Probe, tree: str, setting, wrong: list[_Wrong], fits) -> int | None:
-        """The first cause when earlier wrong lines inside this quantity explain its whole error."""
-        base = probe.base
-        inside = [(w, probe.under(w.keys[0])) for w in wrong if w.setting == setting and w.tree == base]
-        inside = [(w, n) for w, n in inside if n]
-        for w, n in inside:
-            if fits(probe.expected + w.diff * n):
-                return w.root
-        latest = {w.keys: (w, n) for w, n in inside}  # a later restatement replaces an earlier one
-        acc = probe.acc
-        outer = [(w, n) for w, n in latest.values()
-                 if not any(o is not w and _under(getattr(acc, base).find(o.keys[0]), w.keys[0])
-                            for o, _ in latest.values())]
-        if len(outer) > 1 and fits(probe.expected + sum(w.diff * n for w, n in outer)):
-            return min(w.root for w, _ in outer)
+    def _part(self, t: Candidate, diff: Fraction) -> str | None:
+        """`this leaves out final_rms_norm (1,600)` / `this counts lm_head (80,411,200) once more`: the error is
+        exactly one part of the quantity (or a group of its parts)."""
+        base = _base(t)
+        si = self.search.setting_index(base.setting) if base.setting is not None else None
+        if si is None or base.tree not in COUNTED_TREES:
+            return None
+        scale = BYTES_PER[t.dtype] if t.dtype else 1
+        size = abs(diff) / scale
+        nodes = self._nodes(base)
+        for c in sorted(si.index.between(base.family, size, size, limit=50), key=lambda c: c.rank):
+            if c.tree != base.tree or c.per is not None or c.keys == base.keys or c.scope == "all":
+                continue
+            if len(c.keys) > 1 and any(k in nodes and nodes[k].value == 0 for k in c.keys):
+                continue  # `token_embedding + lm_head` FLOPs is lm_head: the lookup costs nothing
+            # the part must count exactly once in the quantity (a total leaves out the final norm, not one of
+            # the 48 blocks' norms)
+            if any(self._count_in(base, k) != (1 if base.scope != "all" else base.times) for k in c.keys):
+                continue
+            what = f"{c.describe()} ({show(c.value * scale, t.family)})"
+            return f"this leaves out {what}" if diff < 0 else f"this counts {what} once more"
         return None
 
-    def _substituted(self, line: Line, wrong: list[_Wrong], expected: int) -> int | None:
-        """The first cause when putting earlier lines' right values in place of their wrong ones fixes this line."""
-        for seg in line.segments:
-            text, used = seg, []
-            for w in wrong:
-                pattern = re.compile(rf"(?<![\d,.])(?:{w.claimed:,}|{w.claimed})(?![\d,]|\.\d)")
-                if pattern.search(text) and not pattern.fullmatch(seg.strip()):
-                    text, _ = pattern.subn(str(w.expected), text)
-                    used.append(w.root)
-            if not used:
-                continue
+    def _values(self, t: Candidate) -> dict:
+        base = _base(t)
+        setting = base.setting or Setting(self.ctx.main.config, 1, self.ctx.main.config.context_length)
+        cfg = setting.config
+        values = {**cfg.values(), "batch_size": setting.batch, "seq_len": setting.seq, "xl_d_ff": self.xl_d_ff}
+        si = self.search.setting_index(setting)
+        rope = 0
+        if si is not None:
             try:
-                q = evaluate(text, self._scope)
-            except NotUnderstood:
+                rope = si.roots["buffers"].find("buffers.block.rope").value
+            except KeyError:
+                rope = 0
+        values["rope_per_block"] = rope
+        stated = {k: v for k, v in self.ctx.main.stated.items() if getattr(cfg, k, None) not in (None, v)}
+        values["stated"] = stated
+        values["stated_text"] = ", ".join(f"{k} = {v:,}" for k, v in stated.items())
+        values["config_text"] = ", ".join(
+            f"{getattr(cfg, k):,}" + (f" ({cfg.d_ff_source})" if k == "d_ff" and cfg.d_ff_source != "given" else "")
+            for k in stated)
+        return values
+
+    def _nearest(self, claim: Claim) -> str:
+        q = claim.value
+        if q is None or q.value <= 0:
+            return "No derived quantity has this value."
+        found = []
+        for setting in self.search.settings(claim)[:2]:
+            si = self.search.setting_index(setting)
+            if si is None:
                 continue
-            if q.value == expected:
-                return min(used)
-        return None
-
-    def _pitfall(self, probe: _Probe, fits) -> Pitfall | None:
-        for pit in PITFALLS.values():
-            if any(fits(v) for v in pit.candidates(probe)):
-                return pit
-        return None
+            for fam in ((q.unit,) if q.unit else ("count", "FLOPs", "bytes")):
+                found.extend(si.index.nearest(fam, q.value))
+        found = [c for c in found if c.value > 0]
+        found.sort(key=lambda c: abs(math.log(float(c.value)) - math.log(float(q.value))))
+        shown = list(dict.fromkeys(f"{c.describe()} = {show(c.value, c.family)}" for c in found))
+        near = "; ".join(shown[:2])
+        return f"No derived quantity has this value{' (nearest: ' + near + ')' if near else ''}."
 
 
-def config_from_document(doc: Document, file: str) -> ModelConfig:
-    """The config the document lists (sizes and architecture options), validated like a YAML config."""
-    listed = document_config(doc)
-    missing = [k for k in INT_KEYS if k not in listed]
-    if missing:
-        raise UsageError(f"{file}: no --config given and the document does not list {', '.join(missing)}")
-    data = {k: listed[k] for k in (*INT_KEYS, *ARCH_KEYS) if k in listed}
-    return config_from_mapping(data, file, "document")
+def _compatible(c: Candidate, words) -> bool:
+    if c.tree in ("backward", "activations") and c.tree not in words.trees:
+        return False
+    return not words.trees or any(c.family in _families(t) for t in words.trees)
 
 
-def check_text(text: str, file: str = "<text>", config: str | ModelConfig | None = None) -> Report:
-    """Parse and check a document; `config` is a preset/YAML spec, a ModelConfig, or None (read the listing)."""
-    doc = parse_document(text)
-    if config is None:
-        cfg = config_from_document(doc, file)
-    elif isinstance(config, ModelConfig):
-        cfg = config
-    else:
-        cfg = load_config(config)
-    return Checker(doc, cfg).run(file)
+def _families(tree: str) -> tuple[str, ...]:
+    from .explain import TREE_FAMILIES
+
+    return TREE_FAMILIES.get(tree, ())
+
+
+_FULL_WIDTH = str.maketrans("：，；（）＝＋－＊／％．", ":,;()=+-*/%.")  # punctuation of CJK text
+
+
+def plain_lines(text: str, file: str) -> str:
+    """The document as plain lines: LaTeX read, Markdown math read, one output line per input line."""
+    text = text.translate(_FULL_WIDTH)
+    if is_latex(text, file):
+        return "\n".join(tex_to_lines(text))
+    conv = Converter(read_macros(text) if "\\newcommand" in text or "\\providecommand" in text else None)
+    return "\n".join(markdown_math(line, conv) for line in text.splitlines())
+
+
+def check_text(text: str, file: str = "<text>", config: str | ModelConfig | None = None,
+               overrides: dict | None = None) -> Report:
+    """Check a document; `config` is a preset/YAML spec, a ModelConfig, or None (the document's own)."""
+    doc = parse_document(plain_lines(text, file))
+    if isinstance(config, str):
+        config = load_config(config, overrides)
+    if config is None and overrides:
+        from ..errors import ConfigError
+        from ..model.config import ALL_KEYS
+
+        for key in overrides:
+            if key not in ALL_KEYS:
+                raise ConfigError("--set", key, f"unknown key (known keys: {', '.join(ALL_KEYS)})")
+    ctx = read_context(doc, file, config, overrides if config is None else None)
+    return Checker(doc, ctx, file).run()

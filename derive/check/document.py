@@ -13,11 +13,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Mapping
 
 from .arith import _strip_prose, evaluate
 from .lexer import _preprocess, _tokenize
-from .values import NotUnderstood, Number, Quantity, _is_trailing_word, agree, alternate_unit_match
+from .values import (
+    NotUnderstood,
+    Number,
+    Quantity,
+    _is_trailing_word,
+    agree,
+    alternate_unit_match,
+)
 
 __all__ = [
     "NotUnderstood", "Quantity", "Line", "Document", "PairCheck", "ChainResult",
@@ -78,7 +86,7 @@ def _normalise(label: str) -> str:
 
 def _split_segments(rest: str) -> tuple[str, ...]:
     """Split on `=` (not `==`, `<=`, `>=`, `!=`, `=>`); `≈`/`~=` also split and stay on the right part."""
-    parts = _SEP_RE.split(rest)
+    parts = _SEP_RE.split(rest, maxsplit=MAX_SEGMENTS)
     segs = [parts[0]]
     for sep, part in zip(parts[1::2], parts[2::2]):
         segs.append(("≈ " + part.strip()) if sep in ("≈", "~=") else part)
@@ -88,6 +96,7 @@ def _split_segments(rest: str) -> tuple[str, ...]:
     return tuple(segs)
 
 
+@lru_cache(maxsize=50_000)
 def _wordy(segment: str) -> bool:
     """Two words side by side outside parentheses (a sentence, not a formula or a unit)."""
     try:
@@ -111,8 +120,15 @@ class _Raw:
     heading: bool
 
 
+MAX_LINE = 200_000  # characters: a longer line is data, not a derivation step (reported, never parsed)
+MAX_SEGMENTS = 200  # `=`-segments read on one line
+MAX_CONTEXT = 16  # enclosing headings kept per line: deeper nesting is not read as more context
+
+
 def _read_line(number: int, raw: str) -> _Raw | None:
     text = raw.rstrip("\n").rstrip("\r")
+    if len(text) > MAX_LINE:
+        return _Raw(number, 0, 0.0, None, None, (), text, False)
     expanded = text.expandtabs(4)
     body = expanded.strip()
     if not body or re.fullmatch(r"[-*_=]{3,}", body):
@@ -206,12 +222,21 @@ def parse_document(text: str) -> Document:
             while stack and (stack[-1][0] == "ind" or stack[-1][1] >= raw.level):
                 stack.pop()
             raws.append((raw, tuple(n for _, _, n in stack)))
-            stack.append(("md", raw.level, raw.name or ""))
+            if len(stack) < MAX_CONTEXT:
+                stack.append(("md", raw.level, raw.name or ""))
+            continue
+        md = re.match(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$", raw_text) if raw.level is None else None
+        if md:  # `#### kaplan-6n: Kaplan et al. 2020, C = 6N`: a claim, and the heading of what follows
+            while stack and (stack[-1][0] == "ind" or stack[-1][1] >= len(md.group(1))):
+                stack.pop()
+            raws.append((raw, tuple(n for _, _, n in stack)))
+            if len(stack) < MAX_CONTEXT:
+                stack.append(("md", len(md.group(1)), _normalise(md.group(2).replace("`", ""))))
             continue
         while stack and stack[-1][0] == "ind" and stack[-1][1] >= raw.eff_indent:
             stack.pop()
         raws.append((raw, tuple(n for _, _, n in stack)))
-        if raw.heading:
+        if raw.heading and len(stack) < MAX_CONTEXT:
             stack.append(("ind", raw.eff_indent, raw.name or ""))
     config: dict[str, int] = {}
     config_lines: set[int] = set()

@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from .values import _FLOP_RE, NotUnderstood
 
 _MAX_EXPONENT = 4096
+_MAX_DIGITS = 1000  # a literal longer than this is no accounting figure (and int() refuses 4,300 digits)
 
 # --------------------------------------------------------------------------------------------
 # Tokenizer
@@ -32,6 +34,7 @@ _NUM_RE = re.compile(
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PER_S_RE = re.compile(r"/(?:s|sec|second)\b")
 _OPS = ("//", "**", "*", "/", "+", "-", "^", "@")
+_SUFFIXES = {"K": 3, "k": 3, "M": 6, "B": 9, "T": 12}
 _ENDS_OPERAND = ("NUM", "IDENT", "RP")
 _STARTS_OPERAND = ("NUM", "IDENT", "LP")
 
@@ -39,12 +42,14 @@ _STARTS_OPERAND = ("NUM", "IDENT", "LP")
 def _number_token(m: re.Match[str]) -> tuple[Fraction, int | None]:
     """Exact value of a numeric literal, and its shown rounding (None for integers)."""
     text = m.group(0)
+    if len(text) > _MAX_DIGITS:
+        raise NotUnderstood(f"a number with {len(text):,} digits is beyond any accounting figure", hard=True)
     mantissa, _, exp = re.split(r"([eE])", text) if "e" in text.lower() else (text, "", "")
     decimals = m.group(1) or m.group(2)
     value = Fraction(mantissa.replace(",", "").replace("_", ""))
     e = int(exp) if exp else 0
     if abs(e) > _MAX_EXPONENT:
-        raise NotUnderstood(f"exponent in {text} is too large")
+        raise NotUnderstood(f"exponent in {text} is too large", hard=True)
     value *= Fraction(10) ** e
     if decimals is None:
         return value, None
@@ -52,7 +57,17 @@ def _number_token(m: re.Match[str]) -> tuple[Fraction, int | None]:
 
 
 def _tokenize(s: str) -> list[_Tok]:
-    """Split an expression; unknown characters become OTHER tokens so prose can be skipped."""
+    """Split an expression; unknown characters become OTHER tokens so prose can be skipped (remembered:
+    derivations repeat their segments; tokens are never changed, only read)."""
+    return list(_tokens(s))
+
+
+@lru_cache(maxsize=50_000)
+def _tokens(s: str) -> tuple[_Tok, ...]:
+    return tuple(_scan(s))
+
+
+def _scan(s: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n = 0, len(s)
     while i < n:
@@ -68,8 +83,16 @@ def _tokenize(s: str) -> list[_Tok]:
         m = _NUM_RE.match(s, i)
         if m and (c.isdigit() or (c == "." and m.group(2))):
             value, approx = _number_token(m)
-            toks.append(_Tok("NUM", m.group(0), i, m.end(), value, approx))
-            i = m.end()
+            end = m.end()
+            suffix = s[end:end + 1]
+            if suffix in _SUFFIXES and not (s[end + 1:end + 2].isalnum() or s[end + 1:end + 2] == "_"):
+                # `80.4M`, `1.5B`, `124K`: a rounded figure in millions, billions, thousands
+                exponent = _SUFFIXES[suffix]
+                value *= Fraction(10) ** exponent
+                approx = (approx or 0) - exponent
+                end += 1
+            toks.append(_Tok("NUM", s[i:end], i, end, value, approx))
+            i = end
             continue
         m = _IDENT_RE.match(s, i)
         if m:
@@ -101,11 +124,15 @@ def _tokenize(s: str) -> list[_Tok]:
 # --------------------------------------------------------------------------------------------
 
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+MAX_SEGMENT = 5000  # characters: a longer `=`-segment is not a step of a hand derivation
 _APPROX_MARKS = ("≈", "~=", "≃", "~")
 
 
+@lru_cache(maxsize=50_000)
 def _preprocess(segment: str) -> tuple[str, bool]:
     """Undo Markdown/LaTeX/Unicode spellings; report a leading approximation mark."""
+    if len(segment) > MAX_SEGMENT:
+        raise NotUnderstood(f"a segment of {len(segment):,} characters is too long to be one step", hard=True)
     s = segment.strip().replace("`", "").replace("$", "")
     s = re.sub(r"^\*+|\*+$", "", s).strip()  # bold/italics around a value: **80,411,200**
     approx = False
@@ -118,10 +145,12 @@ def _preprocess(segment: str) -> tuple[str, bool]:
     s = re.sub(r"\\(?:times|cdot)", "*", s)
     s = s.replace("\\div", "/").replace("{,}", ",").replace("\\,", "")
     s = re.sub(r"\\(?:left|right)\b", "", s)
+    s = re.sub(r"_\{\s*([A-Za-z0-9 ]{1,20}?)\s*\}", lambda m: "_" + m.group(1).replace(" ", "_"), s)  # d_{model}
     s = s.replace("{", "(").replace("}", ")")
     for ch in "×·⋅∙∗":
         s = s.replace(ch, "*")
-    s = s.replace("÷", "/").replace("−", "-").replace("–", "-")
+    s = s.replace("÷", "/").replace("−", "-").replace("–", "-").replace("⌊", " floor(").replace("⌋", ")")
+    s = s.replace("⌈", " ceil(").replace("⌉", ")")
     s = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", lambda m: "^(" + m.group(0).translate(_SUPERSCRIPT) + ")", s)
     s = re.sub(r"[.;,:]+$", "", s.rstrip()).strip()  # sentence punctuation after the value
     return s, approx

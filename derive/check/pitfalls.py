@@ -1,36 +1,39 @@
-"""Known pitfalls of hand accounting, as data: a key, a one-sentence explanation, and a probe.
+"""Known pitfalls of hand accounting, as data: each is the same derivation under another convention.
 
-Each probe recomputes the line's quantity under the alternative convention (the value a student
-would get by making that mistake) and returns the candidate values; the checker says the pitfall
-explains a claim when the claim equals one of them. Explanations are templates over the config's
-values (`{d_ff:,}`) so no figure is typed in here.
+A pitfall has a key, a title, a one-sentence explanation (a template over the config's values, so no figure
+is typed in here) and a probe: given the quantity a claim should be (its tree, its derived value, how many
+times each node counts in it, and the derivation under changed sizes), it returns the values a student gets
+by making that mistake. The checker names the first pitfall whose value the claim equals.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Callable, Iterable, Protocol
 
 
 class Probe(Protocol):
-    """What a pitfall may ask about the line under check (implemented in derive.check.checker)."""
+    """What a pitfall may ask about the quantity under check (implemented in derive.check.explain)."""
 
-    tree: str            # 'params' | 'active_params' | 'buffers' | 'forward' | 'memory'
-    expected: int        # derived value of the line's quantity
-    scale: int           # bytes per parameter for a memory line, else 1
-    values: dict         # config values plus batch_size and seq_len
+    tree: str            # params | active_params | buffers | forward | memory | backward | step | time | ...
+    roles: frozenset     # the parts it covers (q_proj, adamw_m, ...)
+    expected: int        # derived value (base units: parameters, bytes, FLOPs, seconds)
+    scale: int           # bytes per parameter for a memory quantity, else 1
+    values: dict         # config sizes, batch_size, seq_len, rope_per_block, xl_d_ff, stated (the document's own)
 
     def under(self, leaf: str) -> int:
-        """How many times node `leaf` (key without its tree prefix, e.g. 'block') counts in this line."""
+        """How many times node `leaf` (key without its tree prefix, e.g. 'block') counts in this quantity."""
 
     def leaf(self, leaf: str) -> int:
-        """Derived value of one occurrence of node `leaf` in this line's tree."""
+        """Derived value of one occurrence of node `leaf` in this quantity's tree."""
 
     def alt(self, **changes: int) -> int | None:
-        """This line's derived value with the config (or batch_size/seq_len) changed."""
+        """This quantity with the config (or batch_size) changed; None when it cannot be derived."""
 
 
-PARAM_TREES = ("params", "active_params", "memory")  # trees whose lines count parameters (or their bytes)
+PARAM_TREES = ("params", "active_params", "memory")  # trees whose quantities count parameters (or their bytes)
+FLOP_TREES = ("forward", "backward", "step", "train_step", "time", "total_flops")  # matmul FLOPs (or their time)
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Pitfall:
 
 
 def _rope(p: Probe) -> Iterable[int]:
-    if p.tree not in PARAM_TREES:
+    if p.tree not in PARAM_TREES or not p.values.get("rope_per_block"):
         return []
     per_block = p.values["rope_per_block"]
     blocks = p.under("block")
@@ -56,11 +59,10 @@ def _tied(p: Probe) -> Iterable[int]:
 
 
 def _two_matrix_ffn(p: Probe) -> Iterable[int]:
-    tree = "forward" if p.tree == "forward" else "params"
-    if tree == "params" and p.tree not in PARAM_TREES:
+    if p.tree not in PARAM_TREES + ("forward",):
         return []
     n = p.under("block.ffn.w3")
-    return [p.expected - p.leaf("block.ffn.w3") * n] if n else []
+    return [p.expected - p.leaf("block.ffn.w3") * n * p.scale] if n else []
 
 
 def _d_ff_xl(p: Probe) -> Iterable[int]:
@@ -70,8 +72,16 @@ def _d_ff_xl(p: Probe) -> Iterable[int]:
     return [value] if value is not None else []
 
 
+def _assumption(p: Probe) -> Iterable[int]:
+    differ = {k: v for k, v in p.values.get("stated", {}).items() if p.values.get(k) not in (None, v)}
+    if not differ:
+        return []
+    value = p.alt(**differ)
+    return [value] if value is not None else []
+
+
 def _macs(p: Probe) -> Iterable[int]:
-    return [p.expected // 2] if p.tree == "forward" and p.expected % 2 == 0 else []
+    return [Fraction(p.expected) / 2] if p.tree in FLOP_TREES else []
 
 
 def _causal(p: Probe) -> Iterable[int]:
@@ -90,10 +100,23 @@ def _layers(p: Probe) -> Iterable[int]:
 
 
 def _batch(p: Probe) -> Iterable[int]:
-    if p.tree != "forward" or p.values["batch_size"] == 1:
+    if p.tree not in FLOP_TREES or p.values["batch_size"] == 1:
         return []
-    value = p.alt(batch_size=1)
-    return [value] if value is not None else []
+    if p.tree in ("forward", "backward"):
+        value = p.alt(batch_size=1)
+        return [value] if value is not None else []
+    return [Fraction(p.expected) / p.values["batch_size"]]
+
+
+def _seq(p: Probe) -> Iterable[int]:
+    seq = p.values["seq_len"]
+    if p.tree not in ("forward", "backward") or seq == 1 or p.expected % seq:
+        return []
+    return [p.expected // seq]
+
+
+def _one_moment(p: Probe) -> Iterable[int]:
+    return [Fraction(p.expected) / 2] if p.roles >= {"adamw_m", "adamw_v"} and p.roles <= {"adamw_m", "adamw_v"} else []
 
 
 # Order matters: the first pitfall whose candidates explain a claim is reported.
@@ -109,18 +132,26 @@ PITFALLS: dict[str, Pitfall] = {p.key: p for p in (
             "counting two, as for a plain MLP, leaves out one d_model x d_ff matrix per block.", _two_matrix_ffn),
     Pitfall("d_ff_xl", "d_ff of GPT-2 XL kept",
             "d_ff was kept at GPT-2 XL's {xl_d_ff:,}, but this model has d_ff = {d_ff:,}.", _d_ff_xl),
+    Pitfall("assumption_differs", "an assumption that differs from the config",
+            "An assumption that differs: you used {stated_text}; the config has {config_text}.", _assumption),
     Pitfall("causal_halving", "attention halved for the causal mask",
             "Attention scores and the weighted sum are counted as the full square (what PyTorch's "
             "FlopCounterMode counts); halving them for the causal mask is a different convention.", _causal),
+    Pitfall("one_moment", "one AdamW moment instead of two",
+            "AdamW keeps two moments per parameter, m and v, each the size of the weights; this counts one.",
+            _one_moment),
     Pitfall("macs_as_flops", "multiply-accumulates reported as FLOPs",
             "One multiply-accumulate is 2 FLOPs, so an (m x k) @ (k x n) matmul costs 2mkn FLOPs; "
-            "this value counts multiply-accumulates, half the FLOPs.", _macs),
+            "this value counts multiply-accumulates (MACs), half the FLOPs.", _macs),
     Pitfall("missing_num_layers", "factor num_layers missing",
             "The per-block figure must be multiplied by num_layers = {num_layers:,}; "
             "this is the value with a single block.", _layers),
     Pitfall("missing_batch", "factor batch_size missing",
             "Every matmul on activations scales with batch_size = {batch_size:,}; "
             "this is the value for a batch of one.", _batch),
+    Pitfall("missing_seq_len", "factor seq_len missing",
+            "Every matmul on activations scales with seq_len = {seq_len:,}; this is the value for one token.",
+            _seq),
 )}
 
 # Not a recomputation: a written unit that only fits under its decimal/binary twin.

@@ -19,10 +19,11 @@ Number = Union[int, Fraction]
 class NotUnderstood(Exception):
     """A segment is not arithmetic we can evaluate; `reason` is meant for the user."""
 
-    def __init__(self, reason: str, segment: str | None = None) -> None:
+    def __init__(self, reason: str, segment: str | None = None, hard: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.segment = segment
+        self.hard = hard  # beyond what derive evaluates (a 5,000-digit number, 100,000 nested parentheses)
 
     def __repr__(self) -> str:
         return f"NotUnderstood({self.reason!r})"
@@ -45,6 +46,12 @@ _ALTERNATE: dict[str, str] = {
 _FLOP_RE = re.compile(r"([kmgtpe]?)(flops?)((?:/s|/sec|/second)?)", re.IGNORECASE)
 _FLOP_PREFIX = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
 _SCALE_WORDS = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
+# Durations, in seconds (a year is 365 days).
+_TIME_UNITS: dict[str, int] = {
+    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400,
+    "week": 604800, "weeks": 604800, "year": 31536000, "years": 31536000,
+}
 # Nouns that may follow a count without changing it ("= 80,411,200 parameters").
 _COUNT_NOUNS = {"param", "params", "parameter", "parameters", "weights", "elements", "entries",
                 "values", "activations"}
@@ -54,6 +61,8 @@ def _unit(word: str) -> tuple[str, int] | None:
     """(family, base units per written unit) for a unit word, else None."""
     if word in _BYTE_UNITS:
         return "bytes", _BYTE_UNITS[word]
+    if word in _TIME_UNITS:
+        return "s", _TIME_UNITS[word]
     m = _FLOP_RE.fullmatch(word)
     if m:
         return ("FLOP/s" if m.group(3) else "FLOPs"), _FLOP_PREFIX[m.group(1).upper()]
@@ -62,6 +71,17 @@ def _unit(word: str) -> tuple[str, int] | None:
 
 def _is_trailing_word(word: str) -> bool:
     return _unit(word) is not None or word in _SCALE_WORDS or word.lower() in _COUNT_NOUNS
+
+
+def fmt_int(n: int) -> str:
+    """`2,127,057,600`; beyond Python's 4,300-digit string limit, `about 1.6e4817` (never an exception)."""
+    if n.bit_length() < 13_000:
+        return f"{n:,}"
+    digits = int(n.bit_length() * 0.30102999566398120) - 17
+    lead = abs(n) // 10**digits
+    text = str(lead)
+    exponent = digits + len(text) - 1
+    return f"{'-' if n < 0 else ''}about {text[0]}.{text[1:3]}e{exponent}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,10 +104,11 @@ class Quantity:
     unit_written: str | None = None
     scale: Fraction = Fraction(1)
     stripped: tuple[str, ...] = ()
+    error: Fraction = Fraction(0)  # from rounded figures in its arithmetic (`2 * 80.4M`), in base units
 
     @property
     def exact(self) -> bool:
-        return self.approx_digits is None
+        return self.approx_digits is None and not self.error
 
     @property
     def written_value(self) -> Fraction:
@@ -97,14 +118,14 @@ class Quantity:
     def bounds(self) -> tuple[Fraction, Fraction]:
         """[lo, hi) in base units that the written rounding allows; (v, v) when exact."""
         if self.approx_digits is None:
-            return self.value, self.value
+            return self.value - self.error, self.value + self.error
         half = Fraction(1, 2) * Fraction(10) ** (-self.approx_digits) * self.scale
-        return self.value - half, self.value + half
+        return self.value - half - self.error, self.value + half + self.error
 
     def __str__(self) -> str:
         v = self.written_value if self.unit_written else self.value
         if v.denominator == 1:
-            text = f"{v.numerator:,}"
+            text = fmt_int(v.numerator)
         elif self.approx_digits is not None and 0 <= self.approx_digits <= 30 and abs(v) < 10**300:
             text = f"{float(v):.{self.approx_digits}f}"
         else:

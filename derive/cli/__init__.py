@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import sys
 
-from . import figures, sheets, tools, training  # noqa: F401  (each registers its commands on `main`)
-from . import inference  # noqa: F401  (issue 16: derive infer)
+from . import (  # noqa: F401  (each registers its commands on `main`)
+    figures,
+    inference,  # noqa: F401  (issue 16: derive infer)
+    sheets,
+    tools,
+    training,
+)
 from .base import main
 
 __all__ = ["main"]

@@ -37,27 +37,27 @@ def verify(config: str, seq_len: int | None, batch: int, sets: tuple[str, ...], 
 
 
 @main.command()
-@click.argument("file", metavar="FILE")
+@click.argument("file", metavar="FILE|-")
 @click.option("--config", "config", default=None, help=f"The model the document is about: {CONFIG_HELP}. "
-              "Default: the configuration the document lists (`vocab_size : 50,257` ...).")
-@click.option("--format", "fmt", type=click.Choice(["text", "md"]), default="text", show_default=True,
+              "Default: the configuration the document gives (a listing `vocab_size : 50,257`, an inline listing, "
+              "stated assumptions, or a model's name).")
+@set_option
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text", show_default=True,
               help="Report format.")
 @json_option
-def check(file: str, config: str | None, fmt: str, as_json: bool) -> None:
-    """Check a hand derivation FILE line by line: arithmetic, meaning, known pitfalls.
+def check(file: str, config: str | None, sets: tuple[str, ...], fmt: str, as_json: bool) -> None:
+    """Check a hand derivation FILE (Markdown, plain text or LaTeX; `-` reads standard input).
 
-    Exit 0 when every understood line is right, 1 when something is wrong, 2 on bad input.
+    Every numeric claim is found (chains, prose, tables, LaTeX math, formulas) and explained by its value:
+    any node of the parameter, FLOP and memory trees, groups of them, training quantities, or a known
+    pitfall. Exit 0 when every claim found is explained and right (claims not understood are listed),
+    1 when a claim is wrong, 2 on bad input.
     """
     from .. import api
-    from ..errors import UsageError
 
-    try:
-        with open(file, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    report = api.check_document(text, file, config)
-    if as_json:
+    text = api.read_document(file)
+    report = api.check_document(text, file, config, api.parse_overrides(sets))
+    if as_json or fmt == "json":
         _echo_json(api.check_report_json(report))
     else:
         click.echo(api.check_report_text(report, fmt), nl=False)

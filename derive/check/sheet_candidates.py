@@ -1,0 +1,55 @@
+"""The quantities of derive's other sheets as candidates, for a document that speaks of them: FLOP conventions
+(derive.check.conventions_candidates), training at scale (derive.check.scale_candidates), and the statements-of-convention sections read as such.
+
+`sheet_quantities(search, doc)` is called once per document by derive.check.search.Search: it decides from the
+document's text which families of quantities it may claim and registers their builders (each called per model
+and input shape, its candidates joining the model's training index).
+"""
+
+from __future__ import annotations
+
+from .conventions_candidates import conventions_candidates, names_conventions, statement_lines
+from .scale_candidates import scale_candidates, scale_setup
+
+MAX_TEXT = 200_000  # characters of the document looked at to decide what it speaks of
+
+
+def sheet_quantities(search, doc) -> None:
+    """Register the builders of the quantities this document speaks of on `search` (its `extra` list), and
+    keep as conventions sections only those that state conventions."""
+    text = "\n".join(line.text for line in doc.lines)[:MAX_TEXT]
+    ctx = search.ctx
+    adopt_named_architecture(ctx)
+    if ctx.conventions:
+        ctx.conventions = statement_lines(doc, ctx.conventions)
+    if names_conventions(text):
+        search.extra.append(lambda setting, ctx: conventions_candidates(setting))
+    run = scale_setup(text)
+    if run is not None:
+        search.extra.append(lambda setting, ctx: scale_candidates(setting, run))
+
+
+def adopt_named_architecture(ctx) -> None:
+    """A document whose listing gives exactly the sizes of a preset it names (`## mixtral-8x7b (...)` over a
+    listing of vocab_size ... d_ff) is about that preset when the preset has sizes such a listing cannot state
+    (num_kv_heads < num_heads, experts): they are the preset's, not the defaults'. (Belongs with the listing reading in
+    derive.check.context; done here, after it, to leave that module to its owner.)"""
+    from dataclasses import replace
+
+    from ..errors import DeriveError
+    from ..model.config import load_config
+
+    main = ctx.models[0]
+    if not main.source.startswith("the document's own listing"):
+        return
+    for name in ctx.named:
+        try:
+            base = load_config(name)
+        except DeriveError:  # a name that is no loadable preset names nothing here
+            continue
+        # only sizes a listing of vocab_size ... d_ff cannot state (query groups, experts): a handout's model with
+        # GPT-2 XL's sizes is not GPT-2 XL's architecture
+        if base.values() == main.config.values() and (base.kv_heads != base.num_heads or base.ffn == "moe"):
+            ctx.models[0] = replace(main, config=base, source=f"preset {name} named in the document, with the "
+                                    "sizes of the document's own listing")
+            return
