@@ -16,7 +16,9 @@ PRECISIONS = "fp32, bf16, bf16-mixed, fp16-mixed, bf16-mixed-fp32-grads, bf16-mi
 @click.option("--budget", default=None, help="Memory per device for the largest batch and the fewest devices: "
                                              "80GB (10^9) or 80GiB (2^30).")
 @click.option("--steps", type=int, default=None, help="Training steps (default: the problem's 400,000).")
-@click.option("--hardware", default=None, help="Accelerator from configs/hardware.yaml (default: a100-fp32).")
+@click.option("--hardware", default=None, help="Accelerator from configs/hardware.yaml, or a100, h100, ... completed by the "
+                                                "precision's compute dtype (default: a100 at it: a100-fp32 for fp32, "
+                                                "a100-bf16 for bf16-mixed).")
 @click.option("--mfu", default=None, help="Model FLOPs utilization in (0, 1] (default: 0.5).")
 @click.option("--activations", "activation_set", default=None,
               help="Activation set: problem (the handout's list; the default for the assignment architecture on "
