@@ -215,3 +215,27 @@ def test_router_switches_per_token_of_released_configs():
         layers = on.num_layers - on.dense_layers
         tokens = 2 * on.context_length
         assert derive_bytes(on, 2, "bf16-mixed") - derive_bytes(base, 2, "bf16-mixed") == per_token * tokens * layers
+
+
+@pytest.mark.parametrize("name", ["llama-2-7b", "gpt2-small-hf"])
+def test_seq_len_shorter_than_the_context(name, tmp_path):
+    """derive train --seq-len 24 on a 32-token context: what PyTorch keeps for 24-token sequences (learned
+    positions keep their 32-row table as a parameter, not an activation)."""
+    from transformers import AutoModelForCausalLM
+
+    from derive.resources import configs_dir
+
+    data = json.loads((configs_dir() / f"{name}.json").read_text())
+    small = {"num_hidden_layers": 2, "n_layer": 2, "hidden_size": 64, "n_embd": 64, "intermediate_size": 96,
+             "vocab_size": 128, "max_position_embeddings": 32, "n_positions": 32, "num_attention_heads": 4,
+             "n_head": 4, "num_key_value_heads": 2, "bos_token_id": None, "eos_token_id": None}
+    data.update({k: v for k, v in small.items() if k in data or k in ("bos_token_id", "eos_token_id")})
+    data.update({k: 0.0 for k in DROPOUT})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    cfg = api.load_config(str(path))
+    t = api.train_account(cfg, batch_size=2, conventions=api.training_conventions(activations="full"),
+                          setup=api.training_setup(precision="bf16-mixed", seq_len=24))
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(O.hf_config(data), dtype=torch.bfloat16)
+    assert t.seq_len == 24 and t.scale.peak.activations.value == saved_bytes(model, 2, 24)

@@ -56,3 +56,26 @@ def test_hardware_is_completed_or_its_dtype_named():
     bad = run("llama-2-7b", "--precision", "bf16-mixed", "--hardware", "zz", "--batch", "8")
     assert bad.exit_code == 2 and bad.output.startswith("derive: error: --hardware: unknown hardware 'zz' for bf16")
     assert len(bad.output.strip().splitlines()) == 1
+
+
+def test_seq_len_is_the_training_sequence(tmp_path):
+    """--seq-len S counts everything at S tokens per sequence: the same run as a config whose context_length is S
+    (Llama: the context length sizes nothing else); the default is context_length; longer is refused."""
+    llama = [*(a for k, v in {"num_layers": 4, "context_length": 8192}.items() for a in ("--set", f"{k}={v}"))]
+    common = ["--precision", "bf16-mixed", "--dp", "8", "--zero", "1", "--tp", "8", "--sp", "--pp", "2",
+              "--recompute", "selective", "--batch", "64", "--json"]
+    short = json.loads(run("llama-2-7b", *llama, "--seq-len", "2048", *common).output)
+    as_context = json.loads(run("llama-2-7b", "--set", "num_layers=4", "--set", "context_length=2048",
+                                *common).output)
+    assert short["seq_len"] == 2048
+    for key in ("memory", "step_flops", "time", "largest_batch", "fewest_devices", "params"):
+        assert short[key] == as_context[key], key
+    default = json.loads(run("llama-2-7b", *llama, *common).output)
+    assert default["seq_len"] == 8192 and default["memory"]["activations_per_layer"] > \
+        short["memory"]["activations_per_layer"]
+    for bad, words in (("8193", "--seq-len 8,193: exceeds llama-2-7b's context_length (8,192)"),
+                       ("0", "--seq-len: must be a positive integer, got 0")):
+        result = run("llama-2-7b", *llama, "--seq-len", bad)
+        assert result.exit_code == 2 and words in result.output and len(result.output.strip().splitlines()) == 1
+    odd = run("llama-2-7b", *llama, "--seq-len", "2047", "--tp", "8", "--sp")
+    assert odd.exit_code == 2 and "--sp: --tp 8 does not divide seq_len (2,047)" in odd.output

@@ -77,6 +77,7 @@ class Setup:
     window: str = "full"
     measured_step_time: str | None = None
     tokens_per_second: str | None = None
+    seq_len: int | None = None  # tokens per sequence (default: the config's context_length)
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,7 +132,8 @@ class TrainAccounting(Displayable):
 
     @property
     def seq_len(self) -> int:
-        return self.config.context_length
+        """Tokens per training sequence: --seq-len, or the config's context_length."""
+        return self.config.context_length if self.setup.seq_len is None else self.setup.seq_len
 
     @cached_property
     def subs(self) -> dict[sympy.Symbol, int]:
@@ -228,7 +230,7 @@ class TrainAccounting(Displayable):
 def make_setup(*, precision: str = DEFAULT_PRECISION, optimizer: str = DEFAULT_OPTIMIZER, dp: int | None = None,
                zero: int | None = None, tp: int = 1, sp: bool = False, pp: int = 1, ep: int = 1,
                etp: int | None = None, micro_batch: int | None = None, flops: str = EXACT, window: str = "full",
-               measured_step_time: Any = None, tokens_per_second: Any = None) -> Setup:
+               measured_step_time: Any = None, tokens_per_second: Any = None, seq_len: int | None = None) -> Setup:
     """A Setup from `derive train`'s options: a ZeRO stage of 1-3 needs dp (it shards over the data-parallel
     ranks); everything else is checked against the config by train_account. UsageError naming the option."""
     get_precision(precision)
@@ -240,7 +242,7 @@ def make_setup(*, precision: str = DEFAULT_PRECISION, optimizer: str = DEFAULT_O
     parallel = Parallel(dp=1 if dp is None else dp, zero=zero or 0, tp=tp, sp=sp, pp=pp, ep=ep, etp=etp)
     return Setup(precision, optimizer, parallel, micro_batch, flops, window,
                  None if measured_step_time is None else str(measured_step_time),
-                 None if tokens_per_second is None else str(tokens_per_second))
+                 None if tokens_per_second is None else str(tokens_per_second), seq_len)
 
 
 def _check_setup(config: ModelConfig, batch: int, setup: Setup) -> None:
@@ -302,7 +304,12 @@ def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: 
         raise UsageError(f"--batch: must be a positive integer, got {batch}")
     if n_steps <= 0:
         raise UsageError(f"--steps: must be a positive integer, got {n_steps}")
-    check_parallel(setup.parallel, config, config.context_length)
+    seq_len = config.context_length if setup.seq_len is None else setup.seq_len
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len <= 0:
+        raise UsageError(f"--seq-len: must be a positive integer, got {shown(seq_len)}")
+    if seq_len > config.context_length:
+        raise UsageError(f"--seq-len {seq_len:,}: exceeds {config.name}'s context_length ({config.context_length:,})")
+    check_parallel(setup.parallel, config, seq_len)
     _check_setup(config, batch, setup)
     if setup.window == "band" and conventions.causal:
         raise UsageError("--causal: the band convention (--window band) already counts only the causal pairs")
