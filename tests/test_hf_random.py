@@ -85,7 +85,7 @@ def fields(model_type: str, draw) -> dict:
             extra["attention_bias"] = draw(b)
         return {**base, **_attention(draw), **extra}
     if model_type in ("qwen2_moe", "qwen3_moe"):
-        extra = {**_moe(draw), "decoder_sparse_step": draw(st.integers(1, 2)),
+        extra = {**_moe(draw), "decoder_sparse_step": draw(st.integers(1, 2)), "norm_topk_prob": draw(b),
                  "mlp_only_layers": draw(st.lists(st.integers(0, layers - 1), max_size=2, unique=True))}
         if model_type == "qwen2_moe":
             extra.update(shared_expert_intermediate_size=draw(st.integers(1, 24)), qkv_bias=draw(b))
@@ -133,6 +133,9 @@ def fields(model_type: str, draw) -> dict:
                  "n_group": 1, "topk_group": 1, "attention_bias": draw(b)}
         if model_type == "deepseek_v2":
             extra["mlp_bias"] = draw(b)
+            extra["topk_method"] = draw(st.sampled_from(["greedy", "group_limited_greedy"]))  # the router's switch
+        else:
+            extra["norm_topk_prob"] = draw(b)
         return {**base, **extra}
     if model_type == "gpt_oss":
         moe = _moe(draw, "num_local_experts")

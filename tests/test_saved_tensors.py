@@ -17,6 +17,7 @@ SAVED_EXAMPLES=60 pytest tests/test_saved_tensors.py draws 60 configs per model 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -163,3 +164,78 @@ def test_the_oracle_counts_storages_once_and_drops_freed_nodes():
                            torch.zeros(2, 3, dtype=torch.long, device="meta"), forward=lambda m, ids: m(ids))
     # + log_softmax of the logits (2*3*5 fp32 = 120), targets (6 int64 = 48), total_weight (4)
     assert sorted(size for size, _, _ in found.values()) == [4, 48, 96, 96, 96, 96, 96, 120]
+
+
+ROUTER_SMALL = {"num_hidden_layers": 2, "hidden_size": 512, "intermediate_size": 768, "moe_intermediate_size": 256,
+                "vocab_size": 128, "max_position_embeddings": 64, "num_attention_heads": 4, "bos_token_id": None,
+                "eos_token_id": None}
+ROUTER_QWEN = {**ROUTER_SMALL, "num_key_value_heads": 2, "num_experts": 8, "num_experts_per_tok": 2,
+               "shared_expert_intermediate_size": 512, "head_dim": 16}
+ROUTER_DEEPSEEK = {**ROUTER_SMALL, "num_key_value_heads": 4, "n_routed_experts": 8, "num_experts_per_tok": 2,
+                   "n_group": 4, "topk_group": 2, "first_k_dense_replace": 1, "kv_lora_rank": 32, "q_lora_rank": 48,
+                   "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16}
+
+
+@pytest.mark.parametrize("name, shrunk, switch", [
+    (name, shrunk, switch) for name, shrunk, key, values in (
+        ("Qwen3-30B-A3B", ROUTER_QWEN, "norm_topk_prob", (False, True)),
+        ("Qwen1.5-MoE-A2.7B", ROUTER_QWEN, "norm_topk_prob", (False, True)),
+        ("DeepSeek-V2-Lite", ROUTER_DEEPSEEK, "topk_method", ("greedy", "group_limited_greedy")),
+        ("DeepSeek-V3", ROUTER_DEEPSEEK, "norm_topk_prob", (False, True)))
+    for switch in ({key: v} for v in values)])
+def test_router_switches_of_released_configs(name, shrunk, switch, tmp_path):
+    """The routers' config switches (transformers 5.24): norm_topk_prob of Qwen-MoE and DeepSeek-V3 (the division
+    keeps the fp32 top-k weights and their sum), DeepSeek-V2's topk_method (group_limited_greedy keeps
+    masked_fill's boolean mask): derive's full set against saved_tensors_hooks, bf16, B = 2."""
+    from transformers import AutoModelForCausalLM
+
+    data = json.loads((Path(__file__).parent / "data" / "hf" / f"{name}.json").read_text())
+    data.update({**shrunk, **switch, **{k: 0.0 for k in DROPOUT}})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    cfg = api.load_config(str(path))
+    hf = O.hf_config(data)
+    hf._experts_implementation = "grouped_mm"
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(hf, dtype=torch.bfloat16)
+    assert derive_bytes(cfg, 2, "bf16-mixed") == saved_bytes(model, 2, cfg.context_length), (name, switch)
+
+
+def test_router_switches_per_token_of_released_configs():
+    """Qwen3-30B-A3B as released (norm_topk_prob true): 4 k + 4 = 36 bytes per token per MoE layer more than with
+    the switch off; DeepSeek-V2-236B's group_limited_greedy: n_experts (160) bytes per token per MoE layer."""
+    hf = Path(__file__).parent / "data" / "hf"
+    qwen = api.load_config(str(hf / "Qwen3-30B-A3B.json"))
+    assert qwen.norm_topk_prob and qwen.experts_per_token == 8
+    off = qwen.replace(norm_topk_prob=False)
+    ds = api.load_config(str(hf / "DeepSeek-V2-Lite.json"), {"topk_method": "group_limited_greedy",
+                                                              "n_routed_experts": 160})
+    greedy = ds.replace(topk_method="greedy")
+    for on, base, per_token in ((qwen, off, 36), (ds, greedy, 160)):
+        layers = on.num_layers - on.dense_layers
+        tokens = 2 * on.context_length
+        assert derive_bytes(on, 2, "bf16-mixed") - derive_bytes(base, 2, "bf16-mixed") == per_token * tokens * layers
+
+
+@pytest.mark.parametrize("name", ["llama-2-7b", "gpt2-small-hf"])
+def test_seq_len_shorter_than_the_context(name, tmp_path):
+    """derive train --seq-len 24 on a 32-token context: what PyTorch keeps for 24-token sequences (learned
+    positions keep their 32-row table as a parameter, not an activation)."""
+    from transformers import AutoModelForCausalLM
+
+    from derive.resources import configs_dir
+
+    data = json.loads((configs_dir() / f"{name}.json").read_text())
+    small = {"num_hidden_layers": 2, "n_layer": 2, "hidden_size": 64, "n_embd": 64, "intermediate_size": 96,
+             "vocab_size": 128, "max_position_embeddings": 32, "n_positions": 32, "num_attention_heads": 4,
+             "n_head": 4, "num_key_value_heads": 2, "bos_token_id": None, "eos_token_id": None}
+    data.update({k: v for k, v in small.items() if k in data or k in ("bos_token_id", "eos_token_id")})
+    data.update({k: 0.0 for k in DROPOUT})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    cfg = api.load_config(str(path))
+    t = api.train_account(cfg, batch_size=2, conventions=api.training_conventions(activations="full"),
+                          setup=api.training_setup(precision="bf16-mixed", seq_len=24))
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(O.hf_config(data), dtype=torch.bfloat16)
+    assert t.seq_len == 24 and t.scale.peak.activations.value == saved_bytes(model, 2, 24)

@@ -144,3 +144,31 @@ def test_the_readme_shows_what_derive_prints():
     shown = result.output.splitlines()[-13:]
     for line in shown:
         assert line in readme, line
+
+
+def test_every_readme_train_example_prints_what_it_shows():
+    """Each `$ derive train ...` of README's training-at-scale console block: every output line shown under it
+    (the elided `...` apart) is a line derive prints for that command."""
+    import shlex
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Training at scale"):]
+    block = section[section.index("```console\n") + len("```console\n"):]
+    block = block[:block.index("```\n")].replace("\\\n", " ")
+    examples: list[tuple[list[str], list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            examples.append((shlex.split(line[2:], comments=True), []))
+        elif line.strip() != "..." and examples:
+            examples[-1][1].append(line)
+    checked = 0
+    for argv, shown in examples:
+        if argv[:2] != ["derive", "train"] or not shown:
+            continue
+        result = run(*argv[2:])
+        assert result.exit_code == 0, (argv, result.output)
+        printed = result.output.splitlines()
+        for line in shown:
+            assert line in printed, (argv, line)
+        checked += 1
+    assert checked >= 2

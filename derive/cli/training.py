@@ -16,7 +16,9 @@ PRECISIONS = "fp32, bf16, bf16-mixed, fp16-mixed, bf16-mixed-fp32-grads, bf16-mi
 @click.option("--budget", default=None, help="Memory per device for the largest batch and the fewest devices: "
                                              "80GB (10^9) or 80GiB (2^30).")
 @click.option("--steps", type=int, default=None, help="Training steps (default: the problem's 400,000).")
-@click.option("--hardware", default=None, help="Accelerator from configs/hardware.yaml (default: a100-fp32).")
+@click.option("--hardware", default=None, help="Accelerator from configs/hardware.yaml, or a100, h100, ... completed by the "
+                                                "precision's compute dtype (default: a100 at it: a100-fp32 for fp32, "
+                                                "a100-bf16 for bf16-mixed).")
 @click.option("--mfu", default=None, help="Model FLOPs utilization in (0, 1] (default: 0.5).")
 @click.option("--activations", "activation_set", default=None,
               help="Activation set: problem (the handout's list; the default for the assignment architecture on "
@@ -40,6 +42,8 @@ PRECISIONS = "fp32, bf16, bf16-mixed, fp16-mixed, bf16-mixed-fp32-grads, bf16-mi
 @click.option("--pp", type=int, default=1, show_default=True, help="Pipeline stages (1F1B schedule).")
 @click.option("--ep", type=int, default=1, show_default=True, help="Expert-parallel degree.")
 @click.option("--etp", type=int, default=None, help="Expert tensor-parallel degree (default: --tp).")
+@click.option("--seq-len", type=int, default=None,
+              help="Tokens per training sequence, at most the config's context_length (default: context_length).")
 @click.option("--micro-batch", type=int, default=None,
               help="Sequences per micro-batch per device (default: --batch / --dp, or 1 with --pp > 1).")
 @click.option("--flops", "flop_convention", default="exact", show_default=True,
@@ -58,7 +62,8 @@ def train(config: str, batch: int | None, budget: str | None, steps: int | None,
           mfu: str | None, activation_set: str | None, backward: str, causal: bool, recompute: str,
           precision: str, optimizer: str, dp: int | None, zero: int | None, tp: int, sp: bool, pp: int, ep: int,
           etp: int | None, micro_batch: int | None, flop_convention: str, window: str,
-          measured_step_time: str | None, tokens_per_second: str | None, sheet_format: str | None, out: str,
+          measured_step_time: str | None, tokens_per_second: str | None, seq_len: int | None,
+          sheet_format: str | None, out: str,
           sets: tuple[str, ...], as_json: bool) -> None:
     """Training accounting of CONFIG: the homework's AdamW in fp32 by default (memory = a * batch + b, the
     largest batch that fits, step FLOPs and training time), or any architecture at scale: a precision ledger,
@@ -69,7 +74,8 @@ def train(config: str, batch: int | None, budget: str | None, steps: int | None,
                                     activations=activation_set or "")
     setup = api.training_setup(precision=precision, optimizer=optimizer, dp=dp, zero=zero, tp=tp, sp=sp, pp=pp,
                                ep=ep, etp=etp, micro_batch=micro_batch, flops=flop_convention, window=window,
-                               measured_step_time=measured_step_time, tokens_per_second=tokens_per_second)
+                               measured_step_time=measured_step_time, tokens_per_second=tokens_per_second,
+                               seq_len=seq_len)
     t = api.train_account(api.load_config(config, api.parse_overrides(sets)), batch_size=batch, steps=steps,
                           budget=budget, hardware=hardware, mfu=mfu, conventions=conv, setup=setup)
     report = api.training_report(t)

@@ -73,6 +73,8 @@ class ModelConfig:
     embed_scale: bool = False
     router_score_bias: bool = False
     expert_bias: bool = False
+    norm_topk_prob: bool = False
+    topk_method: str = "greedy"
     rope_buffers: str = "one"
     head_dim: int | None = None
     rotary_dim: int | None = None
@@ -152,7 +154,8 @@ class ModelConfig:
             partial_rotary=self.rotary_dim is not None,
             odd_rotary=self.buffers == "model" and self.rotary_width % 2 == 1,
             buffers=self.buffers, embed_scale=self.embed_scale,
-            router_score_bias=self.router_score_bias,
+            router_score_bias=self.router_score_bias, norm_topk_prob=self.norm_topk_prob,
+            topk_method=self.topk_method,
             rope_sets=self._rope_sets(both_types),
             sliding="none" if sliding == 0 else "all" if sliding == self.num_layers else "some")
 

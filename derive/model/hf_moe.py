@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import shown
 from .hf import Fields
 from .hf_types import HFType, _attention, _base, _d, _divisible, _moe_layers, _qwen_types, _sliding_all, _sliding_types
 
@@ -35,7 +36,8 @@ def _qwen2_moe(f: Fields) -> dict[str, Any]:
     layers = _moe_layers(f, out["num_layers"]) if experts else 0
     # Qwen2MoeSparseMoeBlock: a shared expert (its own width) behind a sigmoid gate, Linear(d, 1)
     return _moe(out, experts, f.int("num_experts_per_tok"), layers, d_ff_expert=f.int("moe_intermediate_size"),
-                d_ff_shared=f.int("shared_expert_intermediate_size"), shared_expert_gate=True)
+                d_ff_shared=f.int("shared_expert_intermediate_size"), shared_expert_gate=True,
+                norm_topk_prob=f.bool("norm_topk_prob"))
 
 
 def _qwen3_moe(f: Fields) -> dict[str, Any]:
@@ -45,7 +47,8 @@ def _qwen3_moe(f: Fields) -> dict[str, Any]:
                **_sliding_all(f, f.bool("use_sliding_window")))
     experts = f.opt_int("num_local_experts", zero=True) or 0
     layers = _moe_layers(f, out["num_layers"]) if experts else 0
-    return _moe(out, experts, f.int("num_experts_per_tok"), layers, d_ff_expert=f.int("moe_intermediate_size"))
+    return _moe(out, experts, f.int("num_experts_per_tok"), layers, d_ff_expert=f.int("moe_intermediate_size"),
+                norm_topk_prob=f.bool("norm_topk_prob"))
 
 
 def _deepseek(f: Fields, version: int) -> dict[str, Any]:
@@ -70,6 +73,12 @@ def _deepseek(f: Fields, version: int) -> dict[str, Any]:
         extra["d_ff_shared"] = width * shared
     if version == 3:
         extra["router_score_bias"] = True  # DeepseekV3TopkRouter.e_score_correction_bias: a buffer
+        extra["norm_topk_prob"] = f.bool("norm_topk_prob")  # DeepseekV3TopkRouter divides by the k weights' sum
+    else:  # DeepseekV2TopkRouter: greedy, or group_limited_greedy (masked_fill outside the best topk_group groups)
+        method = f.get("topk_method")
+        if method not in ("greedy", "group_limited_greedy"):
+            raise f.error("topk_method", f"must be greedy or group_limited_greedy, got {shown(method)}")
+        extra["topk_method"] = method
     return _moe(out, experts, f.int("num_experts_per_tok"), out["num_layers"] - dense, **extra)
 
 
@@ -95,23 +104,26 @@ MOE_TYPES: tuple[HFType, ...] = (
            {"num_experts": "num_local_experts"}, "mistralai/Mixtral-8x7B-v0.1"),
     HFType("qwen2_moe", "Qwen2MoeConfig", "Qwen2MoeForCausalLM",
            _d((151936, 2048, 5632, 24, 16, 16, 32768, False), sliding_window=4096, use_sliding_window=False,
-              max_window_layers=28, layer_types=None, qkv_bias=True, decoder_sparse_step=1,
+              max_window_layers=28, layer_types=None, qkv_bias=True, decoder_sparse_step=1, norm_topk_prob=False,
               moe_intermediate_size=1408, shared_expert_intermediate_size=5632, num_experts_per_tok=4,
               num_experts=60, mlp_only_layers=None, partial_rotary_factor=None), _qwen2_moe,
            example="Qwen/Qwen1.5-MoE-A2.7B"),
     HFType("qwen3_moe", "Qwen3MoeConfig", "Qwen3MoeForCausalLM",
            _d((151936, 2048, 6144, 24, 32, 4, 32768, False), attention_bias=False, sliding_window=4096,
               use_sliding_window=False, decoder_sparse_step=1, moe_intermediate_size=768, num_experts_per_tok=8,
+              norm_topk_prob=False,
               num_local_experts=128, mlp_only_layers=None, partial_rotary_factor=None), _qwen3_moe,
            {"num_experts": "num_local_experts"}, "Qwen/Qwen3-30B-A3B"),
     HFType("deepseek_v2", "DeepseekV2Config", "DeepseekV2ForCausalLM",
            _d((102400, 4096, 11008, 32, 32, None, 2048, False), mlp_bias=False, first_k_dense_replace=0,
               n_routed_experts=64, n_shared_experts=2, moe_intermediate_size=1407, num_experts_per_tok=None,
+              topk_method="greedy",
               **_DEEPSEEK), lambda f: _deepseek(f, 2), {"num_experts": "n_routed_experts"},
            "deepseek-ai/DeepSeek-V2-Lite"),
     HFType("deepseek_v3", "DeepseekV3Config", "DeepseekV3ForCausalLM",
            _d((129280, 7168, 18432, 61, 128, 128, 4096, False), first_k_dense_replace=3, n_routed_experts=256,
-              n_shared_experts=1, moe_intermediate_size=2048, num_experts_per_tok=8, **_DEEPSEEK),
+              n_shared_experts=1, moe_intermediate_size=2048, num_experts_per_tok=8, norm_topk_prob=True,
+              **_DEEPSEEK),
            lambda f: _deepseek(f, 3), {"num_local_experts": "n_routed_experts"}, "deepseek-ai/DeepSeek-V3"),
     HFType("gpt_oss", "GptOssConfig", "GptOssForCausalLM",
            _d((201088, 2880, 2880, 36, 64, 8, 131072, False), head_dim=64, attention_bias=True, sliding_window=128,

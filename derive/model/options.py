@@ -26,6 +26,9 @@ CHOICE_KEYS: dict[str, tuple[str, ...]] = {
     # With buffers: model, the rotary inv_freq tables the reference holds: one set, one per attention type
     # present (Gemma 3: local and global RoPE), or none.
     "rope_buffers": ("one", "per_layer_type", "none"),
+    # How a mixture-of-experts router picks its experts (DeepSeek-V2's topk_method): group_limited_greedy masks
+    # the experts outside the best topk_group groups first (masked_fill keeps its boolean mask for backward).
+    "topk_method": ("greedy", "group_limited_greedy"),
 }
 # Options that existed before the 2024-2026 architectures: the model-accounting sheet always lists them.
 LEGACY_CHOICES: tuple[str, ...] = ("norm", "ffn", "positions")
@@ -36,6 +39,7 @@ BOOL_KEYS: tuple[str, ...] = (
     "bias", "qkv_bias", "tie_embeddings",
     "attention_bias", "mlp_bias", "lm_head_bias", "router_bias", "norm_bias", "fused_qkv", "fused_gate_up",
     "attention_sinks", "shared_expert_gate", "embed_scale", "router_score_bias", "expert_bias",
+    "norm_topk_prob",  # the router divides its top-k weights by their sum (Qwen-MoE, DeepSeek-V3's switch)
 )
 LEGACY_BOOLS: tuple[str, ...] = ("bias", "qkv_bias", "tie_embeddings")
 BOOL_DEFAULTS: dict[str, bool] = {k: k == "norm_bias" for k in BOOL_KEYS}
@@ -101,6 +105,8 @@ class ArchOptions:
     router_score_bias: bool = False
     rope_sets: int = 1  # distinct rotary embeddings the model holds (Gemma 3: one per layer type present)
     sliding: str = "none"  # which layers use sliding-window attention: none, some or all
+    norm_topk_prob: bool = False  # the router renormalises its top-k weights (fp32 weights and sum kept)
+    topk_method: str = "greedy"  # greedy | group_limited_greedy (DeepSeek-V2: a boolean expert mask kept)
 
     @property
     def is_assignment(self) -> bool:
@@ -207,8 +213,10 @@ def _validate_ffn(data: Mapping[str, Any], source: str, out: dict[str, Any]) -> 
         if data.get("shared_expert_gate") and data.get("d_ff_shared") is None:
             raise ConfigError(source, "shared_expert_gate", "needs a shared expert (d_ff_shared)")
     else:
-        _forbid(data, (*MOE_INTS, "router_bias", "shared_expert_gate", "router_score_bias", "expert_bias"), source,
-                "ffn: moe")
+        _forbid(data, (*MOE_INTS, "router_bias", "shared_expert_gate", "router_score_bias", "expert_bias",
+                       "norm_topk_prob"), source, "ffn: moe")
+        if data.get("topk_method", "greedy") != "greedy":
+            raise ConfigError(source, "topk_method", "only allowed with ffn: moe")
     if data.get("fused_gate_up") and data.get("ffn") not in ("swiglu", "geglu", None):
         raise ConfigError(source, "fused_gate_up", "only allowed with a gated feed-forward (ffn: swiglu or geglu)")
 

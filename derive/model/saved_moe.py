@@ -11,16 +11,23 @@ from .saved import Profile, Saved, _out, ffn_saved
 
 ROUTERS: dict[str, str] = {
     "topk_norm": "softmax(fp32) -> top-k -> divided by their sum; fp32 routing weights (Mixtral)",
-    "topk": "softmax(fp32) -> top-k -> cast to the compute dtype (Qwen-MoE, norm_topk_prob false: its default)",
-    "deepseek_v2": "fp32 router on an fp32 copy of the input, softmax -> top-k (greedy) x routed_scaling_factor",
-    "deepseek_v3": "fp32 router on an fp32 copy of the input, sigmoid -> grouped top-k -> gather -> divided by "
-                   "their sum x routed_scaling_factor",
+    "topk": "softmax(fp32) -> top-k [-> divided by their sum with norm_topk_prob] -> cast to the compute dtype "
+            "(Qwen-MoE)",
+    "deepseek_v2": "fp32 router on an fp32 copy of the input, softmax [-> experts outside the best topk_group "
+                   "groups masked (topk_method: group_limited_greedy)] -> top-k x routed_scaling_factor",
+    "deepseek_v3": "fp32 router on an fp32 copy of the input, sigmoid -> grouped top-k -> gather [-> divided by "
+                   "their sum with norm_topk_prob, the default] x routed_scaling_factor",
     "gpt_oss": "biased router, top-k of the logits, softmax over the k (compute dtype)",
 }
 
 
-def _router_saved(prof: Profile, kind: str, source: str) -> tuple[list[Saved], str]:
-    """The router's saved tensors over N = B S tokens, and the dtype of the routing weights it hands on."""
+def _router_saved(opts: ArchOptions, prof: Profile, kind: str, source: str) -> tuple[list[Saved], str]:
+    """The router's saved tensors over N = B S tokens, and the dtype of the routing weights it hands on.
+
+    The config's switches (transformers 5.24's routers): norm_topk_prob (Qwen2MoeTopKRouter, Qwen3MoeTopKRouter,
+    DeepseekV3TopkRouter) divides the k weights by their sum, whose backward keeps both in fp32; DeepSeek-V2's
+    topk_method group_limited_greedy masks the scores (masked_fill keeps its boolean mask, 1 byte per expert);
+    DeepSeek-V3's grouped mask feeds only the top-k indices, so its node is freed and nothing of it is kept."""
     tokens = (B, S)
     if kind == "korthikanti":
         return [_out("router.probs", "router_probabilities", (*tokens, NE), description="router probabilities")], "act"
@@ -30,13 +37,16 @@ def _router_saved(prof: Profile, kind: str, source: str) -> tuple[list[Saved], s
     if prof.router in ("deepseek_v2", "deepseek_v3"):
         out.append(Saved("router.input", "router_input_fp32", (*tokens, D), "fp32", copy_of=source,
                          description="the router's input in fp32 (hidden_states.type(float32))"))
+    if prof.router == "deepseek_v2" and opts.topk_method == "group_limited_greedy":
+        out.append(Saved("router.group_mask", "group_mask", (*tokens, NE), "mask",
+                         description="experts outside the best topk_group groups (masked_fill's boolean mask)"))
     if prof.router == "gpt_oss":
         return out + [idx, _out("router.topk_probs", "topk_softmax", (*tokens, KE),
                                 description="softmax over the k top logits (the routing weights)")], "act"
     scores = "sigmoid scores" if prof.router == "deepseek_v3" else "softmax probabilities"
     out += [Saved("router.probs", "router_scores_fp32", (*tokens, NE), "fp32", description=f"router {scores}, fp32"),
             idx]
-    if prof.router in ("topk_norm", "deepseek_v3"):
+    if prof.router == "topk_norm" or (prof.router in ("topk", "deepseek_v3") and opts.norm_topk_prob):
         out += [Saved("router.topk_weights", "topk_weights_fp32", (*tokens, KE), "fp32",
                       description="the k weights before their normalisation (division backward)"),
                 Saved("router.topk_sum", "topk_sum_fp32", (*tokens, ONE), "fp32",
@@ -87,7 +97,7 @@ def moe_saved(opts: ArchOptions, prof: Profile, kind: str, source: str) -> list[
     pairs (balanced routing: on average k B S pairs per device whatever the expert parallelism), the shared expert
     and its sigmoid gate where the model has them."""
     out = [_out("ffn.input", "moe_input", (B, S, D), tensor=source, description="input of the router and experts")]
-    router, weights = _router_saved(prof, kind, source)
+    router, weights = _router_saved(opts, prof, kind, source)
     out += router + _experts_saved(opts, prof, kind, weights)
     if opts.shared_expert:
         shared = ffn_saved(replace(opts, ffn="swiglu", fused_gate_up=False), prof, kind, source, DFF_S,

@@ -7,6 +7,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 import sympy
+from sympy.printing.str import StrPrinter
 
 from ..model.steps import Evaluated
 from ..model.symbols import LATEX_NAMES
@@ -33,10 +34,37 @@ def fmt_decimal(x: Fraction | int | float, places: int = 2) -> str:
     return f"{sign}{whole:,}" + (f".{frac:0{places}d}" if places else "")
 
 
+class _TextPrinter(StrPrinter):
+    """sympy's str printer with the cases and extrema a reader writes by hand: a Piecewise as
+    `{1 if batch_size = 1; num_heads / tp otherwise}`, Min/Max as `min(E, B * k * N)`, Eq as `a = b` (sympy's
+    own forms, `Piecewise((1, Eq(batch_size, 1)), ...)` and `Min(...)`, are Python, not mathematics)."""
+
+    def _print_Piecewise(self, expr):  # noqa: N802 (sympy's naming)
+        cases = [f"{self._print(value)} otherwise" if cond == sympy.true else
+                 f"{self._print(value)} if {self._print(cond)}" for value, cond in expr.args]
+        return "{" + "; ".join(cases) + "}"
+
+    def _print_Equality(self, expr):  # noqa: N802
+        return f"{self._print(expr.lhs)} = {self._print(expr.rhs)}"
+
+    def _print_Unequality(self, expr):  # noqa: N802
+        return f"{self._print(expr.lhs)} != {self._print(expr.rhs)}"
+
+    def _minmax(self, name: str, expr) -> str:
+        return f"{name}(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Min(self, expr):  # noqa: N802
+        return self._minmax("min", expr)
+
+    def _print_Max(self, expr):  # noqa: N802
+        return self._minmax("max", expr)
+
+
 @lru_cache(maxsize=4096)
 def expr_text(expr: sympy.Expr) -> str:
-    """Plain-text closed form (cached per expression: a Derivation's totals print once, not per config) in the hand-derivation style: `num_layers * (4 * d_model^2 + ...)`."""
-    return sympy.sstr(expr).replace("**", "^").replace("*", " * ").replace("/", " / ")
+    """Plain-text closed form (cached per expression: a Derivation's totals print once, not per config) in the
+    hand-derivation style: `num_layers * (4 * d_model^2 + ...)`; cases and extrema as _TextPrinter writes them."""
+    return _TextPrinter().doprint(expr).replace("**", "^").replace("*", " * ").replace("/", " / ")
 
 
 @lru_cache(maxsize=4096)

@@ -39,6 +39,30 @@ class DeriveMathMLPrinter(MathMLPresentationPrinter):
         name = _display_name(d.latex, sym.name) if d is not None else DERIVED_NAMES.get(sym.name, sym.name)
         return super()._print_Symbol(sympy.Symbol(name), style)
 
+    def _print_Piecewise(self, expr):  # noqa: N802
+        """Cases, one row each: `{ value  if condition ; value  otherwise }` (sympy writes piecewise(...))."""
+        table = self.dom.createElement("mtable")
+        table.setAttribute("columnalign", "left left")
+        for value, cond in expr.args:
+            row = self.dom.createElement("mtr")
+            cell = self.dom.createElement("mtd")
+            cell.appendChild(self._print(value))
+            row.appendChild(cell)
+            cell = self.dom.createElement("mtd")
+            text = self.dom.createElement("mtext")
+            text.appendChild(self.dom.createTextNode("otherwise" if cond == sympy.true else "if\u00a0"))
+            cell.appendChild(text)
+            if cond != sympy.true:
+                cell.appendChild(self._print(cond))
+            row.appendChild(cell)
+            table.appendChild(row)
+        brace = self.dom.createElement("mo")
+        brace.appendChild(self.dom.createTextNode("{"))
+        mrow = self.dom.createElement("mrow")
+        mrow.appendChild(brace)
+        mrow.appendChild(table)
+        return mrow
+
     def _print_Integer(self, expr):  # noqa: N802
         mn = self.dom.createElement("mn")
         mn.appendChild(self.dom.createTextNode(f"{int(expr):,}"))

@@ -42,8 +42,12 @@ def homework_lines(t, report: dict[str, Any]) -> list[str]:
         out.append(f"{key + ' estimate:':<19}{value:,}")
     tm = report["time"]
     where = f"{tm['devices']:,} x {t.hardware.key}" if tm["devices"] > 1 else t.hardware.key
-    out.append(f"time: {t.steps:,} steps on {where} at {float(t.mfu):.0%} MFU = {tm['seconds']:,.0f} s = "
-               f"{tm['days']:,.2f} days")
+    line = (f"time: {t.steps:,} steps on {where} at {float(t.mfu):.0%} MFU = {tm['seconds']:,.0f} s = "
+            f"{tm['days']:,.2f} days")
+    if t.hardware_choice:  # the homework's a100-fp32 stays as it was printed; any other choice is said
+        line += (f" (peak {fmt_decimal(Fraction(t.hardware.peak_flops, 10**12), 1)} TFLOP/s {t.hardware.dtype} per "
+                 f"device: {t.hardware_choice})")
+    out.append(line)
     return out
 
 

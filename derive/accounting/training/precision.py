@@ -31,6 +31,13 @@ class Precision:
     activations: int
     source: str
 
+    @property
+    def compute(self) -> str:
+        """The compute dtype (what the matmuls run in, so which peak times them): fp32, bf16 or fp16."""
+        if self.activations == 4:
+            return "fp32"
+        return "fp16" if self.key.startswith("fp16") else "bf16"
+
     def per_parameter(self, states: int) -> int:
         """Bytes per parameter with an optimizer of `states` parameter-sized tensors (AdamW: 2)."""
         return self.weights + self.gradients + self.extra_gradients + self.master + states * self.state

@@ -11,6 +11,7 @@ import sympy
 
 from ...model.saved import SETS
 from .activations import ACTIVATION_SETS
+from .parallel import PARALLEL_SYMBOLS
 from .derivation import SECONDS_PER_DAY
 from .precision import ledger
 from .saved_memory import RECOMPUTE_MODES
@@ -22,9 +23,19 @@ if TYPE_CHECKING:
 
 
 def simplified(expr: sympy.Expr) -> sympy.Expr:
-    """A closed form to print: expanded, then factored (Korthikanti's sbh(34 + 5as/h) reads as such)."""
+    """A closed form to print: expanded, its terms grouped by the parallel degrees that divide them, each group
+    factored (Korthikanti's sbh(34 + 5as/h) reads as such; a term over ep alone, such as the experts' group
+    offsets, no longer puts every other term over ep too: `2 b s (...) / (etp tp) + 8 n_experts / ep`)."""
     expanded = sympy.expand(expr)
-    return sympy.factor(expanded) if expanded != 0 else sympy.Integer(0)
+    if expanded == 0:
+        return sympy.Integer(0)
+    degrees = set(PARALLEL_SYMBOLS)
+    groups: dict[sympy.Expr, list[sympy.Expr]] = {}
+    for term in sympy.Add.make_args(expanded):
+        _, den = sympy.fraction(term)
+        key = sympy.Mul(*(f for f in sympy.Mul.make_args(den) if f.free_symbols & degrees))
+        groups.setdefault(key, []).append(term)
+    return sympy.Add(*(sympy.factor(sympy.Add(*terms)) for terms in groups.values()))
 
 
 def setup_report(t: "TrainAccounting") -> dict[str, Any]:

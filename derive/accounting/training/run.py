@@ -21,7 +21,7 @@ from ...model.config import ModelConfig
 from ...model.steps import Evaluated, evaluate, substitute
 from ..display import Displayable, DisplayRow
 from ..account import substitution
-from ..hardware import Budget, Hardware, get_hardware, parse_budget, positive_number
+from ..hardware import Budget, Hardware, hardware_table, parse_budget, positive_number
 from .activations import ACTIVATION_SETS
 from .derivation import SECONDS_PER_DAY, Conventions, TrainingDerivation, training_for
 from .parallel import Parallel, check_parallel
@@ -77,6 +77,7 @@ class Setup:
     window: str = "full"
     measured_step_time: str | None = None
     tokens_per_second: str | None = None
+    seq_len: int | None = None  # tokens per sequence (default: the config's context_length)
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +90,7 @@ class TrainAccounting(Displayable):
     mfu: Fraction
     derivation: TrainingDerivation
     setup: Setup = field(default_factory=Setup)
+    hardware_choice: str = ""  # why this entry's peak times the run, when derive chose it ("" for the homework)
 
     @property
     def precision(self) -> Precision:
@@ -130,7 +132,8 @@ class TrainAccounting(Displayable):
 
     @property
     def seq_len(self) -> int:
-        return self.config.context_length
+        """Tokens per training sequence: --seq-len, or the config's context_length."""
+        return self.config.context_length if self.setup.seq_len is None else self.setup.seq_len
 
     @cached_property
     def subs(self) -> dict[sympy.Symbol, int]:
@@ -227,7 +230,7 @@ class TrainAccounting(Displayable):
 def make_setup(*, precision: str = DEFAULT_PRECISION, optimizer: str = DEFAULT_OPTIMIZER, dp: int | None = None,
                zero: int | None = None, tp: int = 1, sp: bool = False, pp: int = 1, ep: int = 1,
                etp: int | None = None, micro_batch: int | None = None, flops: str = EXACT, window: str = "full",
-               measured_step_time: Any = None, tokens_per_second: Any = None) -> Setup:
+               measured_step_time: Any = None, tokens_per_second: Any = None, seq_len: int | None = None) -> Setup:
     """A Setup from `derive train`'s options: a ZeRO stage of 1-3 needs dp (it shards over the data-parallel
     ranks); everything else is checked against the config by train_account. UsageError naming the option."""
     get_precision(precision)
@@ -239,7 +242,7 @@ def make_setup(*, precision: str = DEFAULT_PRECISION, optimizer: str = DEFAULT_O
     parallel = Parallel(dp=1 if dp is None else dp, zero=zero or 0, tp=tp, sp=sp, pp=pp, ep=ep, etp=etp)
     return Setup(precision, optimizer, parallel, micro_batch, flops, window,
                  None if measured_step_time is None else str(measured_step_time),
-                 None if tokens_per_second is None else str(tokens_per_second))
+                 None if tokens_per_second is None else str(tokens_per_second), seq_len)
 
 
 def _check_setup(config: ModelConfig, batch: int, setup: Setup) -> None:
@@ -263,6 +266,31 @@ def _check_setup(config: ModelConfig, batch: int, setup: Setup) -> None:
         positive_number(setup.tokens_per_second, "--tokens-per-second")
 
 
+def training_hardware(name: str | None, default: str, precision: Precision) -> tuple[Hardware, str]:
+    """The hardware whose peak times a run, and why it was chosen ("" when given as a key of hardware.yaml, or for
+    the homework's fp32 default). Without --hardware: the problem's accelerator (a100) at the precision's compute
+    dtype (bf16-mixed: a100-bf16; fp16-mixed: the entry listing fp16 in `also`), as `derive infer` completes
+    --hardware from --dtype; fp32 keeps the problem's a100-fp32. A bare accelerator name (`h100`) is completed
+    the same way. UsageError naming --hardware when no entry fits."""
+    table = hardware_table()
+    if name is not None and name in table:
+        hw = table[name]
+        return hw, "" if hw.dtype == precision.compute or precision.compute in hw.also else \
+            f"given; its {hw.dtype} peak, not {precision.key}'s compute dtype {precision.compute}"
+    base = default.rsplit("-", 1)[0] if name is None else name
+    if name is None and precision.compute == table[default].dtype:
+        return table[default], ""
+    keys = [k for k, hw in table.items() if k.rsplit("-", 1)[0] == base and
+            (hw.dtype == precision.compute or precision.compute in hw.also)]
+    if not keys:
+        if name is None:  # no entry of the problem's accelerator in this dtype: its own peak, said so
+            return table[default], f"the problem's; no {precision.compute} entry for it"
+        raise UsageError(f"--hardware: unknown hardware {shown(name)} for {precision.compute} "
+                         f"(known: {', '.join(table)})")
+    how = f"the problem's {base}" if name is None else f"--hardware {name}"
+    return table[keys[0]], f"{how} at {precision.key}'s compute dtype, {precision.compute}"
+
+
 def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: int | None = None,
                   budget: str | None = None, hardware: str | None = None, mfu: str | float | None = None,
                   conventions: Conventions = Conventions(), setup: Setup | None = None) -> TrainAccounting:
@@ -276,7 +304,12 @@ def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: 
         raise UsageError(f"--batch: must be a positive integer, got {batch}")
     if n_steps <= 0:
         raise UsageError(f"--steps: must be a positive integer, got {n_steps}")
-    check_parallel(setup.parallel, config, config.context_length)
+    seq_len = config.context_length if setup.seq_len is None else setup.seq_len
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len <= 0:
+        raise UsageError(f"--seq-len: must be a positive integer, got {shown(seq_len)}")
+    if seq_len > config.context_length:
+        raise UsageError(f"--seq-len {seq_len:,}: exceeds {config.name}'s context_length ({config.context_length:,})")
+    check_parallel(setup.parallel, config, seq_len)
     _check_setup(config, batch, setup)
     if setup.window == "band" and conventions.causal:
         raise UsageError("--causal: the band convention (--window band) already counts only the causal pairs")
@@ -294,9 +327,9 @@ def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: 
     except ValueError as exc:
         raise UsageError(f"--window {setup.window}: {config.name}: {exc}") from None
     derived = training_for(model, conventions)
+    chosen, choice = training_hardware(hardware, g["hardware"], get_precision(setup.precision))
     t = TrainAccounting(config, batch, n_steps, parse_budget(g["budgets"][0] if budget is None else budget),
-                        get_hardware(g["hardware"] if hardware is None else hardware),
-                        parse_mfu(g["mfu"] if mfu is None else mfu), derived, setup)
+                        chosen, parse_mfu(g["mfu"] if mfu is None else mfu), derived, setup, choice)
     # Durations are shown as floats: refuse givens whose time no float can hold (--mfu 1e-400, --steps 10^400).
     if t.seconds(include_optimizer=True) > MAX_SECONDS:
         raise UsageError(f"--mfu {shown(str(mfu if mfu is not None else g['mfu']))}, --steps {shown(n_steps)}: "
@@ -342,7 +375,8 @@ def train_report(t: TrainAccounting, text=str) -> dict[str, Any]:
         "optimizer_flops": t.optimizer.value,
         "train_step_flops": t.train_step_flops,
         "approximations": t.approximations(),
-        "hardware": {"name": t.hardware.key, "peak_flops": t.hardware.peak_flops},
+        "hardware": {"name": t.hardware.key, "peak_flops": t.hardware.peak_flops, "dtype": t.hardware.dtype,
+                     "choice": t.hardware_choice},
         "mfu": float(t.mfu),
         "steps": t.steps,
         "total_flops": t.total_flops,

@@ -90,14 +90,19 @@ class ScaleAccounting:
 
     @cached_property
     def layout(self) -> SavedLayout:
-        p = self.parallel
+        return self.layout_for(self.parallel, self.recompute)
+
+    def layout_for(self, p: Parallel, recompute: str) -> SavedLayout:
+        """The saved-tensor layout of this run's blocks under parallelism `p` and `recompute` (the per-layer
+        comparison rows are other settings of the same run). A single key/value head per device (MQA, or GQA with
+        tp = num_kv_heads) is a view at micro-batch 1: decided from `p`'s own tp, not this run's."""
         split = Split(tp=p.tp > 1, sp=p.sp, etp=p.expert_tp > 1, ep=p.ep > 1)
         prof = profile_for(self.config.hf_model_type, self.config.arch.is_assignment)
         c = self.config
         if c.attention == "mha" and c.kv_heads // p.tp == 1 < c.num_heads // p.tp:
             prof = dataclasses.replace(prof, single_kv=True)
         return SavedLayout(self.config.arch, prof, self.activation_set, self.precision.activations, split,
-                           self.recompute)
+                           recompute)
 
     def in_flight(self, stage: Stage) -> int:
         """Micro-batches whose activations stage i holds at its peak under 1F1B: min(pp - i, m)."""

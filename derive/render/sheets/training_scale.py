@@ -69,23 +69,29 @@ def layer_rows(t: TrainAccounting) -> list[dict[str, Any]]:
 def table2_rows(t: TrainAccounting) -> list[dict[str, Any]]:
     """Korthikanti et al.'s Table 2 rows for this config's own blocks: the per-layer bytes with no parallelism,
     tensor parallelism, + sequence parallelism, + selective recomputation, and full recomputation, at this run's
-    tp (symbolic in tp)."""
+    tp (symbolic in tp). Each row is this run with only its parallelism and recomputation changed, laid out as
+    `derive train` lays out that setting (scale.layout_for): "no parallelism" and "full recomputation" are tp 1,
+    ep 1 (their layout decided at tp 1, where a single key/value head per device is another matter), the tensor
+    parallel rows this run's tp, ep and etp with sequence parallelism off or on."""
     if t.scale.activation_set not in ("full", "korthikanti"):
         return []
-    base = t.scale.layout
-    split_on = dataclasses.replace(base.split, tp=True, sp=False)
-    cases = [("no parallelism", dataclasses.replace(base.split, tp=False, sp=False), "none"),
-             ("tensor parallel", split_on, "none"),
-             ("tensor + sequence parallel", dataclasses.replace(split_on, sp=True), "none"),
-             ("tensor parallel + selective recomputation", split_on, "selective"),
-             ("tensor + sequence parallel + selective recomputation", dataclasses.replace(split_on, sp=True),
+    run = t.parallel
+    alone = Parallel()
+    cases = [("no parallelism", alone, "none"),
+             ("tensor parallel", dataclasses.replace(run, sp=False), "none"),
+             ("tensor + sequence parallel", dataclasses.replace(run, sp=True), "none"),
+             ("tensor parallel + selective recomputation", dataclasses.replace(run, sp=False), "selective"),
+             ("tensor + sequence parallel + selective recomputation", dataclasses.replace(run, sp=True),
               "selective"),
-             ("full recomputation", dataclasses.replace(base.split, tp=False, sp=False), "full")]
-    values = {**_values(t), TP: t.parallel.tp}
+             ("full recomputation", alone, "full")]
     rows = []
     dense = t.config.ffn != "moe"
-    for label, split, recompute in cases:
-        step = block_step(dataclasses.replace(base, split=split, recompute=recompute), dense)
+    for label, p, recompute in cases:
+        layout = t.scale.layout_for(dataclasses.replace(p, sp=p.sp and p.tp > 1), recompute)
+        if p is not alone:  # a run without tensor parallelism still shows the rows' forms in tp (at t = 1)
+            layout = dataclasses.replace(layout, split=dataclasses.replace(layout.split, tp=True, sp=p.sp))
+        step = block_step(layout, dense)
+        values = {**_values(t), **p.values()}
         rows.append({"label": label, **sym(simplified(step.expr)), "value": evaluate(step, values).value})
     return rows
 
