@@ -172,3 +172,19 @@ def test_every_readme_train_example_prints_what_it_shows():
             assert line in printed, (argv, line)
         checked += 1
     assert checked >= 2
+
+
+def test_a_budget_below_the_fixed_part_says_no_micro_batch_fits():
+    """GPT-3 175B with ZeRO-1 over 8 ranks and no model parallelism: the model states alone exceed 80 GB, so
+    floor((budget - b) / a) is negative; the sheet says none fits instead of writing floor(0.0000) = 0 (an equation
+    that does not hold), in every format."""
+    from derive import api
+
+    cfg = api.load_config("gpt3-175b")
+    for fmt in ("md", "tex", "html"):
+        text = api.render_sheet("training-at-scale", [cfg], fmt=fmt)
+        assert "floor(0.0000)" not in text and "exceeds" in text
+    md = api.render_sheet("training-at-scale", [cfg], fmt="md")
+    (line,) = [ln for ln in md.splitlines() if ln.startswith("largest micro-batch in")]
+    b = int(line.split("alone, ")[1].split(" bytes")[0].replace(",", ""))
+    assert b > 80_000_000_000

@@ -177,7 +177,9 @@ def scale_context(t: TrainAccounting) -> dict[str, Any]:
         "stages": mem["stages"], "peak_stage": mem["peak_stage"],
         "activations_total": _gb(mem["activations_per_device"]), "total": _gb(mem["total_per_device"]),
         "linear": {"a": a, "b": b}, "budget": t.budget, "largest": report["largest_batch"],
-        "largest_exact": fmt_decimal(Fraction(max(t.budget.bytes - b, 0), a), 4) if a else "",
+        "largest_exact": fmt_decimal(Fraction(t.budget.bytes - b, a), 4) if a else "",
+        # The fixed part alone exceeds the budget: no micro-batch fits, and floor((budget - b) / a) is negative.
+        "over_budget": b > t.budget.bytes,
         "fewest": report["fewest_devices"], "time": report["time"], "hardware": t.hardware,
         "mfu_pct": f"{float(t.mfu) * 100:g}%",
         "shown": _shown_time(report["time"]),
