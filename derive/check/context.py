@@ -66,6 +66,7 @@ class Context:
     half: bool  # the document works in bf16/fp16
     notes: list[str] = field(default_factory=list)
     named: list[str] = field(default_factory=list)  # presets the document mentions anywhere
+    own: tuple[str, ...] = ()  # models of the document's own it names and sizes (`toy-a`), models' config names
 
     @property
     def main(self) -> Model:
@@ -131,13 +132,14 @@ def read_context(doc: Document, file: str, config: ModelConfig | None, overrides
                 models.append(_named_model(name, sizes.get(name, {}), listed_arch, file))
             except DeriveError:
                 continue
+    own = _own_models(sizes, main_values, models, listed_arch, file)
     k = 0
     for line in doc.lines:
         while k + 1 < len(starts) and starts[k + 1][0] <= line.number:
             k += 1
         model_at[line.number] = starts[k][1]
     ctx = Context(models, model_at, _shapes(doc), _givens(doc), _conventions(doc),
-                  bool(_HALF.search(text_head)), named=named)
+                  bool(_HALF.search(text_head)), named=named, own=own)
     if config is not None and main_values:
         differ = [f"{k} {v:,} in the document (line {main.stated_lines.get(k, '?')}), "
                   f"{getattr(config, k):,} in {config.name}" for k, v in main_values.items()
@@ -145,6 +147,33 @@ def read_context(doc: Document, file: str, config: ModelConfig | None, overrides
         if differ:
             ctx.notes.append(f"--config {config.name} disagrees with the document: " + "; ".join(differ) + ".")
     return ctx
+
+
+def _own_models(sizes: dict[str, dict[str, int]], main_values: dict, models: list[Model], arch: dict,
+                file: str) -> tuple[str, ...]:
+    """Models the document names and sizes that are no shipped preset (a made-up edition's `toy-a` in a
+    comparison table): the main model's other sizes with the ones given, appended to `models`.  A name whose
+    sizes are the main model's is the main model; its name is kept so its rows are read as the main model."""
+    from ..model.config import preset_names
+
+    presets = set(preset_names())
+    own: list[str] = []
+    for name, given in sizes.items():
+        if name in presets or not ({"d_model", "num_layers"} & set(given)):
+            continue
+        own.append(name)
+        if all(main_values.get(k) == v for k, v in given.items()) or len(models) >= 8 or any(
+                m.config.name == name for m in models):
+            continue
+        merged = {**{k: v for k, v in main_values.items() if k in INT_KEYS}, **arch, **given}
+        if "d_ff" not in given:
+            merged.pop("d_ff", None)  # the d_ff rule gives it at this width, not the main model's d_ff
+        try:
+            models.append(Model(_validated(merged, file, name), f"{name} as the document sizes it",
+                                dict(given)))
+        except DeriveError:
+            continue
+    return tuple(own)
 
 
 def _named_model(name: str, sizes: dict[str, int], arch: dict, file: str) -> Model:

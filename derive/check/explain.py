@@ -116,8 +116,9 @@ def same_quantity(c: Candidate, words: Words, wanted: frozenset[str]) -> bool:
     if roles != wanted and not (c.parts and c.parts == wanted) \
             and not (wanted <= {"step", "optimizer"} and roles == {"train_step"}) \
             and not (wanted == {"root"} and roles <= {"weights", "fixed"}) \
-            and not (wanted == {"root"} and roles == {"peak_memory"} and "memory" in words.trees):
-        return False
+            and not (wanted == {"root"} and roles == {"peak_memory"} and "memory" in words.trees) \
+            and not (wanted == {"post_attn_norm"} and roles == {"ffn_norm"} and "post attention layernorm" in words.text):
+        return False  # (transformers' `post_attention_layernorm` is the FFN's norm in Llama, the sandwich norm in Gemma 2)
     if words.scope == "one" and c.scope == "all" or words.scope == "all" and c.scope == "one":
         return False
     if (words.per or None) != c.per:

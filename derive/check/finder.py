@@ -154,7 +154,7 @@ def iter_claims(doc: Document, ctx: Context, scope_for: Callable[[int], dict[str
         base = scope_for(n)
         scope = {**learned, **{k: v for k, v in base.items() if k not in learned or k in CONFIG_LABELS}}
         if n in rows:
-            yield from _row_claims(n, rows[n], scope, line.context)
+            yield from _row_claims(n, rows[n], scope, line.context, ctx.own)
             continue
         if line.is_heading and not line.segments:
             continue
@@ -274,7 +274,10 @@ def _label_value(clause: str, scope: Mapping[str, Number]) -> tuple[str, str]:
     return "", clause
 
 
-def _row_claims(number: int, row: Row, scope: Mapping[str, Number], context: tuple[str, ...]) -> list[Claim]:
+def _row_claims(number: int, row: Row, scope: Mapping[str, Number], context: tuple[str, ...],
+                own: tuple[str, ...] = ()) -> list[Claim]:
+    """The claims of a table row; `own`: the document's own model names, which name a row's model as a
+    preset's name does."""
     cells = row.cells
     header = row.header or []
     label = cells[0] if cells and not re.fullmatch(r"[\d,.\s%]+", cells[0]) else ""
@@ -284,7 +287,7 @@ def _row_claims(number: int, row: Row, scope: Mapping[str, Number], context: tup
     key = label.strip("`* ").lower().replace(" ", "_")
     if key in KEY_SYNONYMS or key in SETTING_LABELS:
         return []
-    models = presets_named(label) if label else []
+    models = (presets_named(label) or [m for m in own if label.strip("`*$ ") == m]) if label else []
     out: list[Claim] = []
     skip = False
     for j, cell in enumerate(cells[1:] if label else cells, start=1 if label else 0):

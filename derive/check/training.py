@@ -268,6 +268,8 @@ def assumed_candidates(t, one, g: Givens, single: Setting, run: Setting) -> list
             top = (budget.bytes - b) // a
             out.append(_c(top, "count", "max_batch", {"max_batch"}, f"largest batch in {budget.text} {where}", run,
                           rank=1, titles=("batch_size_max", "b_max")))
+            out.append(_c(Fraction(budget.bytes - b, a), "ratio", "max_batch", {"max_batch"},
+                          f"({budget.text} - b) / a {where}", run, rank=2))
             for k in range(1, min(int(top) + 2, 64) + 1):
                 out.append(_c(a * k + b, "bytes", "train_memory", {"peak_memory"},
                               f"peak memory at batch_size {k} {where}", Setting(run.config, k, run.seq), rank=1))
