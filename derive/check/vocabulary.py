@@ -238,6 +238,15 @@ def _read_words(raw: str) -> Words:
                  frozenset(re.findall(r"[a-z0-9]+", s)))
 
 
+def fallback_roles(words: Words) -> frozenset[str] | None:
+    """What the words name in a model that has no part of the roles they read as: transformers'
+    `post_attention_layernorm` is the sandwich norm after attention in Gemma 2/3 (post_attn_norm), but the
+    norm before the MLP in Llama, Mistral, Qwen (ffn_norm). None when the words have one meaning."""
+    if words.roles == {"post_attn_norm"} and "post attention layernorm" in words.text:
+        return frozenset({"ffn_norm"})
+    return None
+
+
 # How a role is shown in an explanation ("Q K^T and scores @ V together").
 DISPLAY = {"scores": "Q K^T", "weighted_sum": "scores @ V", "adamw_m": "the AdamW first moment m",
            "adamw_v": "the AdamW second moment v", "attn_norm": "the attention RMSNorm",
