@@ -48,6 +48,7 @@ def test_a_product_of_unknown_names_is_not_the_bare_number():
     ("1,600 (d)", 1600, "(d)"),
     ("48 (L)", 48, "(L)"),
     ("12 (as 2 layers per block)", 12, "(as 2 layers per block)"),
+    ("2(a)", 2, "(a)"),  # a part label against the number: no symbol a
 ])
 def test_a_restatement_or_words_after_a_number_stay_a_remark(text, value, remark):
     for implicit in (False, True):
@@ -128,14 +129,31 @@ def test_a_line_naming_a_model_of_its_own_sizes_it():
         ("ok", 98_100), ("wrong", 98_100)]
 
 
-def test_a_made_up_edition_checks_clean_with_its_comparison_models(tmp_path):
+@pytest.mark.parametrize("fmt, detail", [("md", "full"), ("tex", "full"), ("tex", "brief")])
+def test_a_made_up_edition_checks_clean_with_its_comparison_models(tmp_path, fmt, detail):
     from test_editions import TINY, _write
 
-    text = api.render_sheet(fmt="md", edition=str(_write(tmp_path, TINY)))
-    report = check_text(text, "tiny.md")
+    text = api.render_sheet(fmt=fmt, edition=str(_write(tmp_path, TINY)), detail=detail)
+    report = check_text(text, f"tiny.{fmt}")
     assert [(c.number, c.claim[:60]) for c in report.lines if c.verdict != "ok"] == []
-    toy_a = [c for c in report.lines if c.claim.startswith("toy-a") and c.expected == 98_100]
-    assert toy_a  # its parameter cell is toy-a's (hand_params(1000, 2, 36, 72)), not toy-b's 264,540
+    if fmt == "md":
+        toy_a = [c for c in report.lines if c.claim.startswith("toy-a") and c.expected == 98_100]
+        assert toy_a  # its parameter cell is toy-a's (hand_params(1000, 2, 36, 72)), not toy-b's 264,540
+
+
+def test_a_made_up_editions_training_run_is_its_own(tmp_path):
+    # the edition's batch_size 4 (not the handout's 1,024): forward 4 x 30,044,160 = 120,176,640 (hand_forward_flops),
+    # backward twice that; its 1GB budget: b = 16 x 264,540 = 4,232,640, a = 1,920,000 (the sheet's), and
+    # (10^9 - b) / a = 518.6: memory at 518 is 998,792,640 bytes, at 519 1,000,712,640 (over the budget)
+    from conftest import hand_forward_flops
+    from test_editions import TINY, _write
+
+    assert hand_forward_flops(1000, 4, 60, 120, 4, 64) == 120_176_640
+    assert (10**9 - 16 * 264_540) // 1_920_000 == 518 and 518 * 1_920_000 + 4_232_640 == 998_792_640
+    text = api.render_sheet("adamw-accounting", fmt="md", edition=str(_write(tmp_path, TINY)))
+    report = check_text(text, "tiny.md")
+    lines = [c for c in report.lines if "240,353,280" in c.claim or "memory at 518" in c.claim]
+    assert len(lines) == 2 and all(c.verdict == "ok" for c in lines)
 
 
 # ------------------------------------------------------------------ formulas

@@ -40,6 +40,9 @@ _SEQ = re.compile(rf"\b(?:seq(?:uence)?[ _]len(?:gth)?|context[ _]length|context
 _STEPS = re.compile(rf"{_NUM}\s+(?:training\s+)?steps\b", re.IGNORECASE)
 _MFU = re.compile(r"(\d+(?:\.\d+)?)\s*%\s*mfu|mfu\s*(?:of|=|:)?\s*(0?\.\d+|\d+(?:\.\d+)?\s*%)", re.IGNORECASE)
 _BUDGET = re.compile(r"(\d+)\s*(GB|GiB|TB|TiB)\b")
+# the training run's batch: `Training step for batch_size = 4`, `a training step on 1,024 sequences`
+_TRAIN_BATCH = re.compile(rf"training (?:step|run) (?:for|with|at) batch[ _]size\s*(?:=|of)?\s*{_NUM}|"
+                          rf"training (?:step|run) (?:on|over|of) {_NUM} sequences", re.IGNORECASE)
 _CONVENTIONS = re.compile(r"\bconventions?\b|\bnotation\b", re.IGNORECASE)
 _HALF = re.compile(r"bf16|bfloat16|fp16|float16|half[- ]precision", re.IGNORECASE)
 
@@ -238,12 +241,15 @@ def _shapes(doc: Document) -> dict[int, tuple[int | None, int | None]]:
 
 def _givens(doc: Document) -> Givens:
     g = default_givens()
-    steps, mfu, budgets = g.steps, g.mfu, list(g.budgets)
+    steps, mfu, budgets, batch = g.steps, g.mfu, list(g.budgets), None
     for line in doc.lines:
         text = line.text[:2000]
         m = _STEPS.search(text)
         if m:
             steps = _int(m.group(1))
+        m = _TRAIN_BATCH.search(text) if batch is None else None
+        if m and 0 < _int(m.group(1) or m.group(2)) <= 1 << 24:
+            batch = _int(m.group(1) or m.group(2))
         m = _MFU.search(text)
         if m:
             raw = m.group(1) or m.group(2)
@@ -255,7 +261,7 @@ def _givens(doc: Document) -> Givens:
     if not 0 < mfu <= 1:
         mfu = g.mfu
     sets, ratio = _activation_givens(doc)
-    return Givens(steps, g.batch, g.hardware, mfu, tuple(dict.fromkeys(budgets)), sets=sets, d_ff_ratio=ratio,
+    return Givens(steps, batch or g.batch, g.hardware, mfu, tuple(dict.fromkeys(budgets)), sets=sets, d_ff_ratio=ratio,
                   named_hardware=_hardware_named(doc))
 
 

@@ -162,7 +162,7 @@ def iter_claims(doc: Document, ctx: Context, scope_for: Callable[[int], dict[str
         if key in seen:  # the same line again (a document that repeats itself): the same claims
             found = [dc_replace(c, line=n, quantities=list(c.quantities), pairs=list(c.pairs)) for c in seen[key]]
         else:
-            found = _line_claims(line, scope, parents.get(n), frozenset(learned))
+            found = _line_claims(line, scope, parents.get(n), frozenset(learned), ctx.own)
             if len(seen) < 20_000:
                 seen[key] = [dc_replace(c) for c in found]
         for c in found:
@@ -219,14 +219,14 @@ def _definition(claim: Claim) -> bool:
 
 
 def _line_claims(line: Line, scope: Mapping[str, Number], parent: str | None,
-                 learned: frozenset[str] = frozenset()) -> list[Claim]:
+                 learned: frozenset[str] = frozenset(), models: tuple[str, ...] = ()) -> list[Claim]:
     out: list[Claim] = []
     body = body_text(line)
     for clause in split_clauses(body):
         if _EQUALS.search(clause):
             head, value_part = _label_value(clause, scope)
             found, leftovers = chain_claims(line.number, value_part if head else clause, scope, line.context,
-                                            parent, learned)
+                                            parent, learned, models)
             if head:
                 for c in found[:1]:
                     c.label = f"{head} {c.label}".strip()
@@ -246,7 +246,7 @@ def _line_claims(line: Line, scope: Mapping[str, Number], parent: str | None,
         colon = clause.find(":")
         after = clause[colon + 1:].strip() if colon > 0 else ""
         if after and isinstance(value_of(after.split(",")[0], scope)[0], Quantity):
-            found, leftovers = chain_claims(line.number, clause, scope, line.context, parent, learned)
+            found, leftovers = chain_claims(line.number, clause, scope, line.context, parent, learned, models)
             out.extend(found)
             for words in leftovers:
                 out.extend(prose_claims(line.number, words, scope, line.context, parent))
