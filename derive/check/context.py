@@ -69,7 +69,7 @@ class Context:
     half: bool  # the document works in bf16/fp16
     notes: list[str] = field(default_factory=list)
     named: list[str] = field(default_factory=list)  # presets the document mentions anywhere
-    own: tuple[str, ...] = ()  # models of the document's own it names and sizes (`toy-a`), models' config names
+    own: tuple[str, ...] = ()  # names of models of its own the document sizes (`toy-a`), not shipped presets
 
     @property
     def main(self) -> Model:
