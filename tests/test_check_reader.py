@@ -179,44 +179,44 @@ def test_the_formula_chooses_between_ratios_equal_at_these_sizes():
 HF = "tests/data/hf/"
 
 
-@pytest.mark.parametrize("config, line, expected", [
+PARTS = {
     # DeepSeek-V2-Lite (modeling_deepseek_v2): kv_a_proj_with_mqa d x (kv_lora_rank + qk_rope_head_dim)
     # = 2,048 x 576; kv_a_layernorm kv_lora_rank; kv_b_proj kv_lora_rank x h (qk_nope + v_head_dim) = 512 x 16 x 256;
     # shared experts: SwiGLU at moe_intermediate_size x n_shared_experts = 2,816: 3 x 2,048 x 2,816; router 64 x 2,048
-    ("DeepSeek-V2-Lite", "kv_a_proj_with_mqa: {} parameters", 2048 * 576),
-    ("DeepSeek-V2-Lite", "kv_a_layernorm: {} parameters", 512),
-    ("DeepSeek-V2-Lite", "kv_b_proj: {} parameters", 512 * 16 * 256),
-    ("DeepSeek-V2-Lite", "The KV up-projection has {} parameters.", 512 * 16 * 256),
-    ("DeepSeek-V2-Lite", "The shared experts hold {} parameters per layer.", 3 * 2048 * 2816),
-    ("DeepSeek-V2-Lite", "router: {} parameters", 64 * 2048),
+    "DeepSeek-V2-Lite": [("kv_a_proj_with_mqa: {} parameters", 2048 * 576), ("kv_a_layernorm: {} parameters", 512),
+                         ("kv_b_proj: {} parameters", 512 * 16 * 256),
+                         ("The KV up-projection has {} parameters.", 512 * 16 * 256),
+                         ("The shared experts hold {} parameters per layer.", 3 * 2048 * 2816),
+                         ("router: {} parameters", 64 * 2048)],
     # DeepSeek-V3: q_a_proj d x q_lora_rank = 7,168 x 1,536; q_b_proj q_lora_rank x h x (128 + 64) = 1,536 x 128 x 192
-    ("DeepSeek-V3", "q_a_proj: {} parameters", 7168 * 1536),
-    ("DeepSeek-V3", "The query up-projection q_b_proj has {} parameters", 1536 * 128 * 192),
-    ("DeepSeek-V3", "q_a_layernorm: {} parameters", 1536),
+    "DeepSeek-V3": [("q_a_proj: {} parameters", 7168 * 1536),
+                    ("The query up-projection q_b_proj has {} parameters", 1536 * 128 * 192),
+                    ("q_a_layernorm: {} parameters", 1536)],
     # Qwen1.5-MoE-A2.7B (modeling_qwen2_moe): shared_expert SwiGLU at 5,632; shared_expert_gate d x 1; gate 60 x d
-    ("Qwen1.5-MoE-A2.7B", "shared expert: {} parameters", 3 * 2048 * 5632),
-    ("Qwen1.5-MoE-A2.7B", "shared_expert_gate: {} parameters", 2048),
-    ("Qwen1.5-MoE-A2.7B", "router: {} parameters", 60 * 2048),
+    "Qwen1.5-MoE-A2.7B": [("shared expert: {} parameters", 3 * 2048 * 5632), ("shared_expert_gate: {} parameters", 2048),
+                          ("router: {} parameters", 60 * 2048)],
     # gpt-oss-20b (modeling_gpt_oss): sinks, one per head (64) in each of 24 layers; router d x 32 + 32 bias
-    ("gpt-oss-20b", "sinks: {} parameters per layer", 64),
-    ("gpt-oss-20b", "attention sinks: {} parameters in all layers", 64 * 24),
-    ("gpt-oss-20b", "router: {} parameters", 2880 * 32 + 32),
+    "gpt-oss-20b": [("sinks: {} parameters per layer", 64), ("attention sinks: {} parameters in all layers", 64 * 24),
+                    ("router: {} parameters", 2880 * 32 + 32)],
     # Gemma 2 (modeling_gemma2): post_attention_layernorm and post_feedforward_layernorm, d = 2,304 each
-    ("gemma-2-2b", "post-attention norm: {} parameters", 2304),
-    ("gemma-2-2b", "post_feedforward_layernorm: {} parameters", 2304),
+    "gemma-2-2b": [("post-attention norm: {} parameters", 2304), ("post_feedforward_layernorm: {} parameters", 2304)],
     # Qwen3 (modeling_qwen3): q_norm and k_norm over head_dim = 128
-    ("Qwen3-0.6B", "q_norm: {} parameters", 128),
-    ("Qwen3-0.6B", "k_norm: {} parameters", 128),
-    ("Qwen3-0.6B", "q_norm and k_norm: {} parameters", 256),
+    "Qwen3-0.6B": [("q_norm: {} parameters", 128), ("k_norm: {} parameters", 128),
+                   ("q_norm and k_norm: {} parameters", 256)],
     # Llama (modeling_llama): post_attention_layernorm is the norm before the MLP, d = 2,048
-    ("Llama-3.2-1B", "post_attention_layernorm: {} parameters", 2048),
-])
-def test_issue_12_part_names_name_their_part(config, line, expected):
-    path = f"{HF}{config}.json"
-    right = check_text(f"# Parts\n\n{line.format(f'{expected:,}')}\n", "parts.md", config=path)
-    assert [(c.verdict, c.expected) for c in right.lines] == [("ok", expected)]
-    wrong = check_text(f"# Parts\n\n{line.format(f'{expected + 1:,}')}\n", "parts.md", config=path)
-    assert [(c.verdict, c.expected) for c in wrong.lines] == [("wrong", expected)]  # the part, not a neighbour
+    "Llama-3.2-1B": [("post_attention_layernorm: {} parameters", 2048)],
+}
+
+
+@pytest.mark.parametrize("config", list(PARTS))
+def test_issue_12_part_names_name_their_part(config):
+    path, parts = f"{HF}{config}.json", PARTS[config]
+    right = check_text("# Parts\n\n" + "\n\n".join(line.format(f"{n:,}") for line, n in parts) + "\n", "parts.md",
+                       config=path)
+    assert [(c.verdict, c.expected) for c in right.lines] == [("ok", n) for _, n in parts]
+    wrong = check_text("# Parts\n\n" + "\n\n".join(line.format(f"{n + 1:,}") for line, n in parts) + "\n",
+                       "parts.md", config=path)
+    assert [(c.verdict, c.expected) for c in wrong.lines] == [("wrong", n) for _, n in parts]  # the part itself
 
 
 @pytest.mark.parametrize("words, roles", [
