@@ -168,6 +168,35 @@ def _parses(toks: list[_Tok], symbols: Mapping[str, Number], implicit: bool = Fa
         return False
 
 
+def _is_restatement(inner: list[_Tok]) -> bool:
+    """A lone number or name in parentheses after a number (`(2.1B)`, `(L)`) restates it."""
+    return len(inner) == 1 and inner[0].kind in ("NUM", "IDENT") and not _is_trailing_word(inner[0].text)
+
+
+def _is_factor(inner: list[_Tok], tight: bool, symbols: Mapping[str, Number]) -> bool:
+    """Whether a group right after a number multiplies it: `4(P + P + 2P + A)`, `2 (d_model + 1)`.
+
+    Written against the number (`4(...)`), any arithmetic is a factor; after a space only a sum or
+    difference over names is (`1,024 (2^10)`, `3,200 (2 d_model)` restate the number; `(2.1B)`,
+    `(decimal)`, `(as 2 layers per block)` are remarks).  Names need not be known: the product is
+    then not evaluated rather than read as the bare number; a lone name against a number only when it is
+    a symbol (`2(a)` is a part label)."""
+    if not inner or any(t.kind not in ("NUM", "IDENT", "OP", "LP", "RP") for t in inner):
+        return False
+    names = [t.text for t in inner if t.kind == "IDENT"]
+    if any(_is_trailing_word(n) or not (len(n) <= 2 or "_" in n or n in _FUNCTIONS) for n in names):
+        return False  # words, not symbols
+    if not _parses(inner, {n: 1 for n in names if n not in _FUNCTIONS}, implicit=True):
+        return False
+    if tight:
+        return len(inner) > 1 or inner[0].text in symbols
+    depth, top_sum = 0, False
+    for t in inner:
+        depth += {"LP": 1, "RP": -1}.get(t.kind, 0)
+        top_sum |= depth == 0 and t.kind == "OP" and t.text in "+-"
+    return top_sum and bool(names)
+
+
 def _strip_prose(toks: list[_Tok], text: str, symbols: Mapping[str, Number],
                  implicit: bool = False) -> tuple[list[_Tok], list[str]]:
     """Drop parenthesised remarks like `(as 2 layers per block)`, keeping arithmetic groups.
@@ -197,7 +226,13 @@ def _strip_prose(toks: list[_Tok], text: str, symbols: Mapping[str, Number],
             break
         inner, inner_stripped = _strip_prose(toks[i + 1:j], text, symbols, implicit)
         juxtaposed = bool(out) and out[-1].kind in _ENDS_OPERAND
-        if juxtaposed:
+        after_number = juxtaposed and out[-1].kind == "NUM"
+        if after_number and _is_factor(inner, out[-1].end == tok.start, symbols):
+            out.append(_Tok("OP", "*", tok.start, tok.start))  # `4(P + P + 2P + A)`: a product
+            prose = False
+        elif after_number and out[-1].end < tok.start and _is_restatement(inner):
+            prose = True  # `2,127,057,600 (2.1B)`, `48 (L)`: the number said again
+        elif juxtaposed:
             prose = not _parses(inner, symbols, implicit)
         else:
             prose = (not inner or any(t.kind == "OTHER" for t in inner) or (_adjacent_operands(inner) and not implicit)

@@ -237,9 +237,9 @@ class Checker(Carry):
 
     def _ok(self, chk: ClaimCheck, c: Candidate, others: list[Candidate] = (), note: str = "") -> ClaimCheck:
         if chk.claim.formula and chk.verdict == "ok":
-            # of the quantities with this value, the one whose closed form the formula is
-            scope = self.scope_for(chk.claim.line)
-            for other in [c] + [o for o in others if o is not c and o.value == c.value][:8]:
+            # of the quantities with this value, the one whose closed form the formula is (named as c first)
+            scope, same = self.scope_for(chk.claim.line), [o for o in others if o is not c and o.value == c.value]
+            for other in [c] + sorted(same, key=lambda o: o.roles != c.roles)[:8]:  # A/(B+C) may equal B/(A+C)
                 if formula_note(chk.claim, other, scope)[1]:
                     c = other
                     break

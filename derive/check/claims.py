@@ -235,8 +235,10 @@ def _wordy(segment: str, scope: Mapping[str, Number]) -> bool:
 
 
 def chain_claims(number: int, clause: str, scope: Mapping[str, Number], context: tuple[str, ...],
-                 parent: str | None, learned: frozenset[str] = frozenset()) -> tuple[list[Claim], list[str]]:
-    """Claims of one clause with `=`: (claims, leftover words for prose claims)."""
+                 parent: str | None, learned: frozenset[str] = frozenset(), models: tuple[str, ...] = ()
+                 ) -> tuple[list[Claim], list[str]]:
+    """Claims of one clause with `=`: (claims, leftover words for prose claims); `models`: the document's own
+    model names (a made-up edition's `toy-a`), which a label names as it names a preset."""
     name = None
     first_sep = re.search(r"(?<![=<>!~])=(?![=>])|≈|~=", clause)
     colon = clause.find(":")
@@ -251,7 +253,7 @@ def chain_claims(number: int, clause: str, scope: Mapping[str, Number], context:
     if name is not None and len(segments) > 1 and re.fullmatch(r"[A-Za-z]", head) and head in scope \
             and re.search(r",\s*[A-Za-z]\w*\s*$", segments[1]):
         name = None  # `(a) GPT-2 XL: V = 50257, T = 1024`: the symbol is what the chain states
-    if name is not None and len(segments) > 1 and _given(head) and _names_model(name):
+    if name is not None and len(segments) > 1 and _given(head) and _names_model(name, models):
         # `gpt2-small: d_ff = 3,072`: the size of the model the label names, stated (not d_ff's arithmetic)
         name, segments = f"{name} {head}", segments[1:]
     if name is None:
@@ -325,10 +327,10 @@ def _label_tail(words: str, scope: Mapping[str, Number]) -> tuple[str, str | Non
     return words, None
 
 
-def _names_model(label: str) -> bool:
+def _names_model(label: str, models: tuple[str, ...] = ()) -> bool:
     from .context import presets_named
 
-    return bool(presets_named(label))
+    return bool(presets_named(label)) or label.strip("`*$ ") in models
 
 
 def _given(head: str) -> bool:

@@ -40,6 +40,9 @@ _SEQ = re.compile(rf"\b(?:seq(?:uence)?[ _]len(?:gth)?|context[ _]length|context
 _STEPS = re.compile(rf"{_NUM}\s+(?:training\s+)?steps\b", re.IGNORECASE)
 _MFU = re.compile(r"(\d+(?:\.\d+)?)\s*%\s*mfu|mfu\s*(?:of|=|:)?\s*(0?\.\d+|\d+(?:\.\d+)?\s*%)", re.IGNORECASE)
 _BUDGET = re.compile(r"(\d+)\s*(GB|GiB|TB|TiB)\b")
+# the training run's batch: `Training step for batch_size = 4`, `a training step on 1,024 sequences`
+_TRAIN_BATCH = re.compile(rf"training (?:step|run) (?:for|with|at) batch[ _]size\s*(?:=|of)?\s*{_NUM}|"
+                          rf"training (?:step|run) (?:on|over|of) {_NUM} sequences", re.IGNORECASE)
 _CONVENTIONS = re.compile(r"\bconventions?\b|\bnotation\b", re.IGNORECASE)
 _HALF = re.compile(r"bf16|bfloat16|fp16|float16|half[- ]precision", re.IGNORECASE)
 
@@ -66,6 +69,7 @@ class Context:
     half: bool  # the document works in bf16/fp16
     notes: list[str] = field(default_factory=list)
     named: list[str] = field(default_factory=list)  # presets the document mentions anywhere
+    own: tuple[str, ...] = ()  # names of models of its own the document sizes (`toy-a`), not shipped presets
 
     @property
     def main(self) -> Model:
@@ -131,13 +135,14 @@ def read_context(doc: Document, file: str, config: ModelConfig | None, overrides
                 models.append(_named_model(name, sizes.get(name, {}), listed_arch, file))
             except DeriveError:
                 continue
+    own = _own_models(sizes, main_values, models, listed_arch, file)
     k = 0
     for line in doc.lines:
         while k + 1 < len(starts) and starts[k + 1][0] <= line.number:
             k += 1
         model_at[line.number] = starts[k][1]
     ctx = Context(models, model_at, _shapes(doc), _givens(doc), _conventions(doc),
-                  bool(_HALF.search(text_head)), named=named)
+                  bool(_HALF.search(text_head)), named=named, own=own)
     if config is not None and main_values:
         differ = [f"{k} {v:,} in the document (line {main.stated_lines.get(k, '?')}), "
                   f"{getattr(config, k):,} in {config.name}" for k, v in main_values.items()
@@ -145,6 +150,33 @@ def read_context(doc: Document, file: str, config: ModelConfig | None, overrides
         if differ:
             ctx.notes.append(f"--config {config.name} disagrees with the document: " + "; ".join(differ) + ".")
     return ctx
+
+
+def _own_models(sizes: dict[str, dict[str, int]], main_values: dict, models: list[Model], arch: dict,
+                file: str) -> tuple[str, ...]:
+    """Models the document names and sizes that are no shipped preset (a made-up edition's `toy-a` in a
+    comparison table): the main model's other sizes with the ones given, appended to `models`.  A name whose
+    sizes are the main model's is the main model; its name is kept so its rows are read as the main model."""
+    from ..model.config import preset_names
+
+    presets = set(preset_names())
+    own: list[str] = []
+    for name, given in sizes.items():
+        if name in presets or not ({"d_model", "num_layers"} & set(given)):
+            continue
+        own.append(name)
+        if all(main_values.get(k) == v for k, v in given.items()) or len(models) >= 8 or any(
+                m.config.name == name for m in models):
+            continue
+        merged = {**{k: v for k, v in main_values.items() if k in INT_KEYS}, **arch, **given}
+        if "d_ff" not in given:
+            merged.pop("d_ff", None)  # the d_ff rule gives it at this width, not the main model's d_ff
+        try:
+            models.append(Model(_validated(merged, file, name), f"{name} as the document sizes it",
+                                dict(given)))
+        except DeriveError:
+            continue
+    return tuple(own)
 
 
 def _named_model(name: str, sizes: dict[str, int], arch: dict, file: str) -> Model:
@@ -209,12 +241,15 @@ def _shapes(doc: Document) -> dict[int, tuple[int | None, int | None]]:
 
 def _givens(doc: Document) -> Givens:
     g = default_givens()
-    steps, mfu, budgets = g.steps, g.mfu, list(g.budgets)
+    steps, mfu, budgets, batch = g.steps, g.mfu, list(g.budgets), None
     for line in doc.lines:
         text = line.text[:2000]
         m = _STEPS.search(text)
         if m:
             steps = _int(m.group(1))
+        m = _TRAIN_BATCH.search(text) if batch is None else None
+        if m and 0 < _int(m.group(1) or m.group(2)) <= 1 << 24:
+            batch = _int(m.group(1) or m.group(2))
         m = _MFU.search(text)
         if m:
             raw = m.group(1) or m.group(2)
@@ -226,7 +261,7 @@ def _givens(doc: Document) -> Givens:
     if not 0 < mfu <= 1:
         mfu = g.mfu
     sets, ratio = _activation_givens(doc)
-    return Givens(steps, g.batch, g.hardware, mfu, tuple(dict.fromkeys(budgets)), sets=sets, d_ff_ratio=ratio,
+    return Givens(steps, batch or g.batch, g.hardware, mfu, tuple(dict.fromkeys(budgets)), sets=sets, d_ff_ratio=ratio,
                   named_hardware=_hardware_named(doc))
 
 

@@ -24,7 +24,7 @@ from .claims import Claim
 from .explain_text import gb_text, show
 from .pitfalls import GB_VS_GIB, PITFALLS, Pitfall
 from .values import Quantity, agree, alternate_unit_match
-from .vocabulary import Words, display, read_words
+from .vocabulary import Words, display, fallback_roles, read_words
 
 # Roles a table's caption lends every row: what the figures are per, not what they are.
 CAPTION_ROLES = frozenset({"per_parameter"})
@@ -127,7 +127,8 @@ def same_quantity(c: Candidate, words: Words, wanted: frozenset[str]) -> bool:
     if roles != wanted and not (c.parts and c.parts == wanted) \
             and not (wanted <= {"step", "optimizer"} and roles == {"train_step"}) \
             and not (wanted == {"root"} and roles <= {"weights", "fixed"}) \
-            and not (wanted == {"root"} and roles == {"peak_memory"} and "memory" in words.trees):
+            and not (wanted == {"root"} and roles == {"peak_memory"} and "memory" in words.trees) \
+            and not (wanted == words.roles and roles == fallback_roles(words)):
         return False
     if words.scope == "one" and c.scope == "all" or words.scope == "all" and c.scope == "one":
         return False

@@ -156,7 +156,7 @@ def iter_claims(doc: Document, ctx: Context, scope_for: Callable[[int], dict[str
         base = scope_for(n)
         scope = {**learned, **{k: v for k, v in base.items() if k not in learned or k in CONFIG_LABELS}}
         if n in rows:
-            yield from _row_claims(n, rows[n], scope, line.context)
+            yield from _row_claims(n, rows[n], scope, line.context, ctx.own)
             continue
         if line.is_heading and not line.segments:
             continue
@@ -164,7 +164,7 @@ def iter_claims(doc: Document, ctx: Context, scope_for: Callable[[int], dict[str
         if key in seen:  # the same line again (a document that repeats itself): the same claims
             found = [dc_replace(c, line=n, quantities=list(c.quantities), pairs=list(c.pairs)) for c in seen[key]]
         else:
-            found = _line_claims(line, scope, parents.get(n), frozenset(learned))
+            found = _line_claims(line, scope, parents.get(n), frozenset(learned), ctx.own)
             if len(seen) < 20_000:
                 seen[key] = [dc_replace(c) for c in found]
         for c in found:
@@ -221,14 +221,14 @@ def _definition(claim: Claim) -> bool:
 
 
 def _line_claims(line: Line, scope: Mapping[str, Number], parent: str | None,
-                 learned: frozenset[str] = frozenset()) -> list[Claim]:
+                 learned: frozenset[str] = frozenset(), models: tuple[str, ...] = ()) -> list[Claim]:
     out: list[Claim] = []
     body = body_text(line)
     for clause in split_clauses(body):
         if _EQUALS.search(clause):
             head, value_part = _label_value(clause, scope)
             found, leftovers = chain_claims(line.number, value_part if head else clause, scope, line.context,
-                                            parent, learned)
+                                            parent, learned, models)
             if head:
                 for c in found[:1]:
                     c.label = f"{head} {c.label}".strip()
@@ -248,7 +248,7 @@ def _line_claims(line: Line, scope: Mapping[str, Number], parent: str | None,
         colon = clause.find(":")
         after = clause[colon + 1:].strip() if colon > 0 else ""
         if after and isinstance(value_of(after.split(",")[0], scope)[0], Quantity):
-            found, leftovers = chain_claims(line.number, clause, scope, line.context, parent, learned)
+            found, leftovers = chain_claims(line.number, clause, scope, line.context, parent, learned, models)
             out.extend(found)
             for words in leftovers:
                 out.extend(prose_claims(line.number, words, scope, line.context, parent))
@@ -276,7 +276,10 @@ def _label_value(clause: str, scope: Mapping[str, Number]) -> tuple[str, str]:
     return "", clause
 
 
-def _row_claims(number: int, row: Row, scope: Mapping[str, Number], context: tuple[str, ...]) -> list[Claim]:
+def _row_claims(number: int, row: Row, scope: Mapping[str, Number], context: tuple[str, ...],
+                own: tuple[str, ...] = ()) -> list[Claim]:
+    """The claims of a table row; `own`: the document's own model names, which name a row's model as a
+    preset's name does."""
     cells = row.cells
     header = row.header or []
     label = cells[0] if cells and not re.fullmatch(r"[\d,.\s%]+", cells[0]) else ""
@@ -286,7 +289,7 @@ def _row_claims(number: int, row: Row, scope: Mapping[str, Number], context: tup
     key = label.strip("`* ").lower().replace(" ", "_")
     if key in KEY_SYNONYMS or key in SETTING_LABELS:
         return []
-    models = presets_named(label) if label else []
+    models = (presets_named(label) or [m for m in own if label.strip("`*$ ") == m]) if label else []
     out: list[Claim] = []
     skip = False
     for j, cell in enumerate(cells[1:] if label else cells, start=1 if label else 0):

@@ -15,7 +15,7 @@ from typing import Mapping
 import sympy
 
 from ..model import symbols as sy
-from .arith import _split_letters
+from .arith import _split_letters, _strip_prose
 from .lexer import _preprocess, _tokenize
 from .values import NotUnderstood
 
@@ -87,6 +87,8 @@ def to_sympy(text: str, extra: Mapping[str, sympy.Expr], heads: Mapping[str, sym
     names = {**{k: v for k, v in sy.SYMBOLS.items()}, **{a: sy.SYMBOLS[n] for a, n in ALIASES.items()},
              **(heads if heads is not None else DERIVED), **extra}
     toks = _split_letters(_tokenize(s), names)
+    # `... / (3 d_ff + 4 d_model) (num_layers cancels)`: a remark in parentheses is no factor, as in arithmetic
+    toks, _ = _strip_prose(toks, s, dict.fromkeys(names, 1), implicit=True)
     return _Reader(toks, names).read()
 
 

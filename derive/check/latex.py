@@ -218,6 +218,13 @@ class Converter:
         base = name.rstrip("*")
         if base in self.macros and self.expansions < MAX_EXPANSIONS:
             return self._macro(base, s, i, end, pairs, out, depth)
+        if base == "char":  # `\char34`, `\char"22`, `\char'42`: the character itself (escaping writes quotes so)
+            m = re.match(r"""\s*(?:(\d+)|"([0-9A-Fa-f]+)|'([0-7]+))""", s[i:end])
+            if m:
+                code = int(m.group(1)) if m.group(1) else int(m.group(2), 16) if m.group(2) else int(m.group(3), 8)
+                out.append(chr(code) if 32 <= code < 127 else " ")
+                return i + m.end()
+            return i
         if base in ("frac", "dfrac", "tfrac", "binom"):
             a1, b1, i = self._arg(s, i, end, pairs)
             a2, b2, i = self._arg(s, i, end, pairs)
@@ -286,6 +293,13 @@ class Converter:
         if macro.args == 0:
             symbol = self.symbols.get(_squash(macro.body))
             if symbol is not None:
+                # `\batch_{\max}`: a subscript after a symbol belongs to its name (batch_size_max)
+                j = i
+                while j < end and s[j] == " ":
+                    j += 1
+                if j < end and s[j] == "_":
+                    out.append(f" {symbol}")
+                    return j
                 out.append(f" {symbol} ")
                 return i
         body = macro.body

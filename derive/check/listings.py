@@ -187,12 +187,28 @@ def _header_key(cell: str) -> str | None:
     return KEY_SYNONYMS.get(name) or _HEADER_KEYS.get(name)
 
 
+_MODEL_HEADER = re.compile(r"model|models|name|config|variant|size", re.IGNORECASE)
+_OWN_NAME = re.compile(r"[A-Za-z][\w.\-]{0,39}")
+_OWN_LINE = re.compile(r"\s*(?:[-*+]\s+)?[`*]*([A-Za-z][\w.\-]{0,39})[`*]*\s*:\s+")
+
+
+def _own_name(cell: str) -> str | None:
+    """A model name of the document's own (`toy-a`, `my_model`): one word, not a number nor a config key."""
+    name = cell.strip("`*$ ")
+    if not _OWN_NAME.fullmatch(name) or name.lower() in KEY_SYNONYMS or name.lower() in _HEADER_KEYS:
+        return None
+    return name
+
+
 def model_listings(doc: Document) -> dict[str, dict[str, int]]:
-    """Sizes the document gives for each preset it names, besides its main listing: a table row naming the
+    """Sizes the document gives for each model it names, besides its main listing: a table row naming the
     model under headers that are config keys (`| gpt2-small | 12 | 768 | 12 | 2,048 |`), or a line naming it
-    with an inline listing (`gpt2-small: 12 layers, d_model 768, num_heads 12, d_ff 2,048`)."""
+    with an inline listing (`gpt2-small: 12 layers, d_model 768, num_heads 12, d_ff 2,048`).  Models of the
+    document's own (a made-up edition's `toy-a`, not a shipped preset) are named by such a row under a
+    `model` column, or by such a line (`- toy-a: 2 layers, d_model 36, num_heads 3`)."""
     out: dict[str, dict[str, int]] = {}
     header: list[str | None] | None = None
+    own_table = False
     for line in doc.lines:
         text = line.text.strip()
         if len(text) > 2000:
@@ -202,8 +218,12 @@ def model_listings(doc: Document) -> dict[str, dict[str, int]]:
             if all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
                 continue
             named = presets_named(cells[0]) if cells else []
+            if not named and header is not None and own_table and _own_name(cells[0]):
+                named = [_own_name(cells[0])]
             if not named:
                 header = [_header_key(c) for c in cells]
+                own_table = bool(_MODEL_HEADER.fullmatch(cells[0].strip("`*$ "))) and \
+                    sum(k is not None for k in header) >= 2
                 continue
             if header is None:
                 continue
@@ -217,6 +237,9 @@ def model_listings(doc: Document) -> dict[str, dict[str, int]]:
             continue
         header = None
         named = presets_named(text)
+        own = _OWN_LINE.match(text)
+        if not named and own and _own_name(own.group(1)):
+            named = [own.group(1)]
         if len(named) != 1:
             continue
         values = {KEY_SYNONYMS[m.group(1).lower()]: _int(m.group(2)) for m in _INLINE.finditer(text)

@@ -24,7 +24,7 @@ from .claims import Claim
 from .context import Context
 from .training import training_candidates
 from .values import Quantity
-from .vocabulary import Words
+from .vocabulary import Words, fallback_roles
 
 MAX_SETTINGS = 8  # distinct input shapes per model a document can ask about (the rest use the nearest)
 UNIT_FAMILIES = {"bytes": ("bytes",), "FLOPs": ("FLOPs",), "FLOP/s": ("FLOP/s",), "s": ("s",),
@@ -203,9 +203,13 @@ class Search:
             return []
         settings = self.settings(claim)
         model = self.model_of(claim)
-        key = (roles, model, tuple((s.batch, s.seq) for s in settings[:3]))
+        alternative = fallback_roles(words) if words.roles == roles else None
+        key = (roles, alternative, model, tuple((s.batch, s.seq) for s in settings[:3]))
         if key not in self._targets:
-            self._targets[key] = self._find_targets(roles, model, settings)
+            found = self._find_targets(roles, model, settings)
+            if not found and alternative:  # `post_attention_layernorm` in a model without sandwich norms
+                found = self._find_targets(alternative, model, settings)
+            self._targets[key] = found
         return self._targets[key]
 
     def _find_targets(self, roles: frozenset[str], model: int, settings: list[Setting]) -> list[Candidate]:

@@ -145,7 +145,7 @@ def training_candidates(setting: Setting, g: Givens) -> list[Candidate]:
         out.append(_c(budget.bytes - b, "bytes", "budget", {"budget"}, f"{budget.text} - b", run, rank=2))
         out.append(_c(Fraction(budget.bytes - b, a), "ratio", "max_batch", {"max_batch"},
                       f"({budget.text} - b) / a", run, rank=2))
-        for k in range(1, min(top + 2, 64) + 1):
+        for k in sorted({*range(1, min(top + 2, 64) + 1), top, top + 1} - {0}):  # and the largest batch's
             out.append(_c(a * k + b, "bytes", "train_memory", {"peak_memory"}, f"peak memory at batch_size {k}",
                           Setting(cfg, k, cfg.context_length), rank=1))
     # AdamW: FLOPs per parameter (per operation, per stage, in all), FLOPs of a step per stage
@@ -268,7 +268,9 @@ def assumed_candidates(t, one, g: Givens, single: Setting, run: Setting) -> list
             top = (budget.bytes - b) // a
             out.append(_c(top, "count", "max_batch", {"max_batch"}, f"largest batch in {budget.text} {where}", run,
                           rank=1, titles=("batch_size_max", "b_max")))
-            for k in range(1, min(int(top) + 2, 64) + 1):
+            out.append(_c(Fraction(budget.bytes - b, a), "ratio", "max_batch", {"max_batch"},
+                          f"({budget.text} - b) / a {where}", run, rank=2))
+            for k in sorted({*range(1, min(int(top) + 2, 64) + 1), int(top), int(top) + 1} - {0}):
                 out.append(_c(a * k + b, "bytes", "train_memory", {"peak_memory"},
                               f"peak memory at batch_size {k} {where}", Setting(run.config, k, run.seq), rank=1))
     return out

@@ -47,6 +47,34 @@ _PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"(?<!feed )(?<!feed)\bforward(?: pass)?(?: matmul)? flops|total (?:forward )?(?:matmul )?flops|flops (?:of|for) (?:a |the |one )?"
      r"forward(?: pass)?|total parameters|parameter count|number of parameters|trainable parameters|\bn ?params\b|"
      r"total params|#params", ("root",)),
+    # issue 12's parts, as transformers names them and as people write them (before the generic words they
+    # contain: `kv_a_layernorm` is no block norm, `qk norm` no score, `shared expert` not the routed ones)
+    (r"\bq a proj\w*|\bq (?:down|compression)[ -]?proj\w*|query (?:down[ -]?proj\w*|compression)|\bw ?dq\b",
+     ("q_a_proj",)),
+    (r"\bq b proj\w*|\bq up[ -]?proj\w*|query (?:up[ -]?proj\w*|decompression)|\bw ?uq\b", ("q_b_proj",)),
+    (r"\bkv a proj\w*(?: with mqa)?|\bkv (?:down|compression)[ -]?proj\w*|(?:joint )?kv compression|\bw ?dkv\b",
+     ("kv_a_proj_with_mqa",)),
+    (r"\bkv b proj\w*|\bkv up[ -]?proj\w*|kv decompression|\bw ?ukv\b", ("kv_b_proj",)),
+    (r"\bkv a (?:layer ?|rms ?)?norm\w*|(?:latent|compressed) kv (?:rms ?)?norm\w*|kv latent (?:rms ?)?norm\w*",
+     ("kv_a_layernorm",)),
+    (r"\bq a (?:layer ?|rms ?)?norm\w*|(?:latent|compressed) (?:q|query) (?:rms ?)?norm\w*|"
+     r"(?:q|query) latent (?:rms ?)?norm\w*", ("q_a_layernorm",)),
+    (r"shared experts? gate|shared expert gating", ("shared_expert_gate",)),
+    (r"shared experts?|shared (?:ffn|mlp)", ("shared_expert",)),
+    (r"\brouter\b|gating network|(?:expert|moe) (?:gate|router)|routing (?:weights|matrix|layer)",
+     ("router",)),
+    (r"(?:attention |learned )?sinks?(?: logits?)?\b", ("sinks",)),
+    (r"post (?:attention|attn) (?:rms ?|layer ?)?norm\w*", ("post_attn_norm",)),
+    (r"post (?:feed ?forward|ffn|mlp) (?:rms ?|layer ?)?norm\w*", ("post_ffn_norm",)),
+    (r"pre (?:feed ?forward|ffn|mlp) (?:rms ?|layer ?)?norm\w*", ("ffn_norm",)),
+    (r"\bqk (?:rms ?|layer ?)?norms?\b|\bq (?:and|&|,) ?k (?:rms ?|layer ?)?norms?\b|"
+     r"query and key (?:rms ?|layer ?)?norms?\b|\bq norm (?:and|&|,) ?k norm\b", ("q_norm", "k_norm")),
+    (r"\bq (?:rms ?|layer ?)?norm\b|query (?:rms ?|layer ?)?norm\b", ("q_norm",)),
+    (r"\bk (?:rms ?|layer ?)?norm\b|key (?:rms ?|layer ?)?norm\b", ("k_norm",)),
+    (r"(?:one|each|a|per|single) sliding(?: window)?(?: attention)? (?:layer|block)\b", ("sliding_block",)),
+    (r"sliding(?: window)?(?: attention)? (?:layers|blocks)|\bswa (?:layers|blocks)", ("sliding_blocks",)),
+    (r"(?:one|each|a|per|single) dense (?:ffn |mlp )?(?:layer|block)\b", ("dense_block",)),
+    (r"dense (?:ffn |mlp )?(?:layers|blocks)", ("dense_blocks",)),
     # attention matmuls
     (r"scores? ?(?:\+|and|&) ?(?:attention )?(?:values?\b|v\b|weighted[ _]?sum|outputs?\b)|q ?k\^?t ?(?:\+|and|&) ?"
      r"(?:a ?v|p ?v|attention (?:times|x|\*|@) ?v)\b", ("scores", "weighted_sum")),
@@ -101,7 +129,9 @@ _PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _COMPILED = tuple((re.compile(p), roles) for p, roles in _PHRASES)
 _PARENT = {**{r: "attention" for r in ("q_proj", "k_proj", "v_proj", "o_proj", "scores", "weighted_sum")},
-           **{r: "ffn" for r in ("w1", "w2", "w3", "router", "experts")}}
+           **{r: "ffn" for r in ("w1", "w2", "w3", "router", "experts", "shared_expert", "shared_expert_gate")},
+           **{r: "attention" for r in ("q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "kv_a_layernorm",
+                                       "q_a_layernorm", "sinks", "q_norm", "k_norm")}}
 
 # Lists whose head noun belongs to every item: "Q, K, V projections", "gate and up projections".
 _HEADS = r"projections?|proj|matrices|matrix|weights|embeddings?|norms?|layers"
@@ -156,7 +186,7 @@ def _expand_lists(s: str) -> str:
         items = [i.strip() for i in re.split(r" ?, ?| and | & | ?/ ?", m.group(1)) if i.strip()]
         items = [re.sub(r"^(?:and|&) ", "", i) for i in items]
         if len(items) < 2 or any(len(i.split()) > 1 or i in ("all", "every", "each", "both", "the", "per", "of")
-                                 for i in items):
+                                 or re.fullmatch(_HEADS, i) for i in items):  # `q norm and k norm`: already whole
             return m.group(0)
         head = m.group(2).rstrip("s") if m.group(2) not in ("matrices", "norms") else m.group(2)[:-1]
         head = "matrix" if m.group(2) == "matrices" else head
@@ -206,6 +236,15 @@ def _read_words(raw: str) -> Words:
     dtype = next((_DTYPES[w] for w in re.findall(r"[a-z0-9]+", s) if w in _DTYPES), None)
     return Words(frozenset(roles), scope, frozenset(trees), bool(_TOTAL.search(s)), per, dtype, s,
                  frozenset(re.findall(r"[a-z0-9]+", s)))
+
+
+def fallback_roles(words: Words) -> frozenset[str] | None:
+    """What the words name in a model that has no part of the roles they read as: transformers'
+    `post_attention_layernorm` is the sandwich norm after attention in Gemma 2/3 (post_attn_norm), but the
+    norm before the MLP in Llama, Mistral, Qwen (ffn_norm). None when the words have one meaning."""
+    if words.roles == {"post_attn_norm"} and "post attention layernorm" in words.text:
+        return frozenset({"ffn_norm"})
+    return None
 
 
 # How a role is shown in an explanation ("Q K^T and scores @ V together").
