@@ -235,11 +235,12 @@ def test_sheets_of_every_real_config_check_clean():
 
     for path in sorted(HF_DATA.glob("*.json")):
         cfgs = api.load_configs([str(path)])
-        text = api.render_sheet(api.default_sheet_for(cfgs), cfgs, fmt="md")
-        report = check_text(text, "sheet.md", None)
-        wrong = [(c.number, c.claim) for c in report.lines if c.verdict in ("wrong", "arithmetic error")]
-        assert wrong == [] and report.exit_code == 0, (path.name, wrong)
-        assert report.config.arch == cfgs[0].arch  # the listed options give back the same architecture
+        for fmt in ("md", "tex"):  # every claim explained, in both formats check reads
+            text = api.render_sheet(api.default_sheet_for(cfgs), cfgs, fmt=fmt)
+            report = check_text(text, f"sheet.{fmt}", None)
+            bad = [(c.number, c.verdict, c.claim) for c in report.lines if c.verdict != "ok"]
+            assert bad == [] and report.exit_code == 0, (path.name, fmt, bad)
+            assert report.config.arch == cfgs[0].arch  # the listed options give back the same architecture
 
 
 @pytest.mark.parametrize("name", ONE_PER_TYPE)
