@@ -9,6 +9,8 @@ and input shape, its candidates joining the model's training index).
 from __future__ import annotations
 
 from .conventions_candidates import conventions_candidates, names_conventions, statement_lines
+from .inference_candidates import account_for, inference_candidates, infer_setup, request_values
+from .candidates import Setting
 from .scale_candidates import scale_candidates, scale_setup
 
 MAX_TEXT = 200_000  # characters of the document looked at to decide what it speaks of
@@ -27,6 +29,13 @@ def sheet_quantities(search, doc) -> None:
     run = scale_setup(text)
     if run is not None:
         search.extra.append(lambda setting, ctx: scale_candidates(setting, run))
+    request = infer_setup(text)
+    if request is not None:
+        for model in ctx.models:  # the request's sizes (prompt_len, kv_bytes, ...) for the document's arithmetic
+            acc = account_for(Setting(model.config, 1, model.config.context_length), request)
+            if acc is not None:
+                model.stated.update({k: v for k, v in request_values(acc).items() if k not in model.stated})
+        search.extra.append(lambda setting, ctx: inference_candidates(setting, request))
 
 
 def adopt_named_architecture(ctx) -> None:
