@@ -143,6 +143,12 @@ def inference_candidates(setting: Setting, run: dict) -> list[Candidate]:
             _c(acc.prompt + acc.generate, "count", {"tokens"}, "N + M tokens per sequence", st, rank=1),
             _c(acc.prompt + acc.generate - 1, "count", {"tokens"}, "N + M - 1 tokens cached at the end", st,
                rank=1)]
+    for key, what, i in (("resident", "resident_parameters", 0), ("experts", "expert_parameters", -2)):
+        try:  # the parameters every pass reads whatever its tokens (P_res), and one expert's
+            n = acc.prefill_bytes.find(f"prefill_bytes.weights.{key}").factor_values[i]
+        except (KeyError, IndexError):
+            continue
+        out.append(_c(n, "count", {what}, what, st, titles=(what, "P_res" if key == "resident" else "")))
     total, sums = d.decode_total_display
     for symbol, definition in sums:  # Sigma_K: the keys of all decode steps
         out.append(_c(int(definition.xreplace(subs)), "count", {str(symbol)}, f"{symbol}", st, definition))
