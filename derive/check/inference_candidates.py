@@ -158,6 +158,11 @@ def inference_candidates(setting: Setting, run: dict) -> list[Candidate]:
                           d.decode_step.expr.xreplace({sy.SYMBOLS["decode_step"]: i}), titles=("step",)))
     out += _roofline(acc, st)
     out += _budget(acc, st)
+    # a ratio of 1,000 or more is shown to 4 significant digits without decimals (`3949` FLOP/byte): the whole
+    # number it rounds to, read exactly by the checker, is that figure too
+    out += [_c(round(c.value), c.family, set(c.roles), f"{c.label}, shown to the whole number", st, rank=c.rank + 1,
+               titles=tuple(c.titles)) for c in out if c.family == "ratio" and c.value >= 1000
+            and c.value.denominator != 1]
     return out
 
 
@@ -166,6 +171,10 @@ def _roofline(acc: InferAccounting, st: Setting) -> list[Candidate]:
     hw, steps = acc.hardware, acc.steps
     out = [_c(hw.ridge, "ratio", {"ridge_point"}, f"ridge point of {hw.key}", st),
            _c(hw.peak_flops, "FLOP/s", {"peak_flops"}, f"{hw.key} peak", st, rank=1),
+           # figures the source of the peak quotes beside it (`1,978.9 TFLOP/s BF16 with sparsity; half dense`)
+           *(_c(Fraction(m.group(1).replace(",", "")) * 10**12, "FLOP/s", {"peak_flops"},
+                f"quoted in the source of {hw.key}'s peak: {m.group(0)}", st, rank=2)
+             for m in re.finditer(r"(\d[\d,]*(?:\.\d+)?) TFLOP/s", hw.source)),
            _c(hw.bandwidth, "count", {"bandwidth"}, f"{hw.key} bandwidth, bytes/s", st, rank=1)]
     passes = [("prefill", acc.prefill_roofline)]
     passes += [(f"decode step {i:,}", acc.step_roofline(i)) for i in sorted({1, steps})] if steps else []
