@@ -42,8 +42,8 @@ def infer_setup(text: str) -> dict | None:
     """The request a document states (keyword arguments of derive.accounting.inference.run.infer_account), or
     None when it states none (no `prompt_len N = ...` and `gen_len M = ...`)."""
     flat = re.sub(r"\s+", " ", text)
-    prompt = re.search(rf"prompt_len\W*N\W*=\W*{_INT}", flat)
-    generate = re.search(rf"gen_len\W*M\W*=\W*{_INT}", flat)
+    prompt = re.search(rf"prompt_len\W*(?:N\W*)?=\W*{_INT}", flat)
+    generate = re.search(rf"gen_len\W*(?:M\W*)?=\W*{_INT}", flat)
     if prompt is None or generate is None:
         return None
     batch = re.search(rf"batch_size\W*=\W*{_INT}\W*sequences", flat)
