@@ -84,3 +84,46 @@ def test_cli_round_trip_through_files(tmp_path: Path) -> None:
         checked = runner.invoke(main, ["check", str(path)])
         assert checked.exit_code == 0, checked.output
         assert "No mistakes found." in checked.output
+
+
+# The inference-accounting sheet (derive.check.inference_candidates): llama-2-7b read from the sheet's own listing;
+# a GQA, a sliding-window, an MLA + MoE and a shared-expert MoE config checked with their config.json (--config:
+# the sheet's listing gives the six sizes only, not the architecture options).
+HF = Path(__file__).parent / "data" / "hf"
+INFERENCE = [("llama-2-7b", False), ("Llama-3.1-8B", True), ("gemma-2-9b", True), ("DeepSeek-V2-Lite", True),
+             ("Qwen1.5-MoE-A2.7B", True)]
+
+
+def _inference(name: str) -> tuple[str, object]:
+    cfgs = api.load_configs([str(HF / f"{name}.json") if (HF / f"{name}.json").exists() else name])
+    return api.render_sheet("inference-accounting", cfgs, fmt="md"), cfgs[0]
+
+
+@pytest.mark.parametrize("name, with_config", INFERENCE, ids=[n for n, _ in INFERENCE])
+def test_inference_sheet_checks_clean(name: str, with_config: bool) -> None:
+    text, cfg = _inference(name)
+    report = check_text(text, "sheet.md", cfg if with_config else None)
+    _assert_clean(report)
+    # every figure of the sheet's sections was read as the request's (KV cache, prefill, decode, roofline, budget)
+    assert sum(report.claim_counts().values()) > 90
+
+
+def test_a_changed_inference_figure_is_caught() -> None:
+    """Figures changed in a table (the batch's KV cache), in arithmetic (most tokens in the budget) and in prose
+    (the first decode step's FLOPs, all decode steps' time bound): the first two are mistakes; a prose figure that
+    is no quantity derive knows is reported as not understood (not passed as ok)."""
+    text, _ = _inference("llama-2-7b")
+    changes = [("| 1,024 | 536,870,912 |", "| 1,024 | 536,870,944 |"), ("= 126,882", "= 126,883"),
+               ("First step: 13,483,114,496 FLOPs", "First step: 13,483,114,497 FLOPs"),
+               ("at least 2.077 s", "at least 2.177 s")]
+    lines = []
+    for old, new in changes:
+        assert old in text
+        lines.append(text[:text.index(old)].count("\n") + 1)
+        text = text.replace(old, new, 1)
+    report = check_text(text, "sheet.md")
+    assert report.exit_code == 1
+    assert sorted(c.number for c in report.mistakes) == sorted(lines[:2])
+    assert sorted((c.number, c.verdict) for c in report.lines if c.verdict != "ok") == sorted([
+        (lines[0], "wrong"), (lines[1], "arithmetic error"), (lines[2], "not understood"),
+        (lines[3], "not understood")])

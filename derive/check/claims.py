@@ -202,13 +202,21 @@ def check_segments(segments: tuple[str, ...], scope: Mapping[str, Number]) -> tu
                     pair.how = how
             except NotUnderstood:
                 pass
-        if how is None:
+        if how is None and _share(a, b):  # `536,870,912 bytes = 0.7% of the budget`: a share of something else
+            pair.how = "share"
+        elif how is None:
             pair.alternate_unit = alternate_unit_match(a, b)
             pair.formulas = formulas[i] and formulas[j] and _symbolic_both(segments[i], segments[j])
             if "@" in segments[i] or re.search(r"\)\s*[*×x]\s*\(", segments[i]):
                 pair.macs = a.value == 2 * b.value
         pairs.append(pair)
     return values, pairs, formulas
+
+
+def _share(a: Quantity, b: Quantity) -> bool:
+    """A quantity in units (bytes, FLOPs, seconds) set equal to a percentage: the percentage is its share of
+    something else, not the same number (its value is checked as a claim of its own)."""
+    return any(q.unit_written == "%" and other.unit not in (None, "ratio") for q, other in ((a, b), (b, a)))
 
 
 def _symbolic_both(a: str, b: str) -> bool:
