@@ -133,6 +133,10 @@ import os, signal, sys
 from pathlib import Path
 from derive.render.output import write_all
 
+# A process started in the background by a non-interactive shell inherits SIGINT ignored (and Python then leaves it
+# ignored); derive never takes over an ignored signal, so give this process the disposition a terminal gives it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 out = Path(sys.argv[1])
 (out / "a.md").write_text("old")
 
