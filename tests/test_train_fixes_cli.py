@@ -79,3 +79,35 @@ def test_seq_len_is_the_training_sequence(tmp_path):
         assert result.exit_code == 2 and words in result.output and len(result.output.strip().splitlines()) == 1
     odd = run("llama-2-7b", *llama, "--seq-len", "2047", "--tp", "8", "--sp")
     assert odd.exit_code == 2 and "--sp: --tp 8 does not divide seq_len (2,047)" in odd.output
+
+
+# --edition: the givens and the model of a handout edition's AdamW problem (CS336 assignment 1: 2026 v26.0.3, an H100
+# at the handout's 495 TFLOP/s TF32, 50% MFU, 400K steps of 1,024 sequences; GPT-2 XL with d_ff 4,288).
+def _swiglu_forward(L: int, d: int, dff: int, S: int, B: int, V: int = 50257) -> int:
+    return L * (8 * B * S * d * d + 4 * B * S * S * d + 6 * B * S * d * dff) + 2 * B * S * d * V
+
+
+def test_edition_2026_gives_its_model_and_givens():
+    result = run("gpt2-xl", "--edition", "2026", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["params"] == 1_640_452_800  # the issue's figure for the 2026 XL (d_ff 4,288)
+    step = 3 * _swiglu_forward(48, 1600, 4288, 1024, 1024)
+    assert report["time"]["step_flops"] == step
+    assert report["time"]["peak_flops_per_device"] == 495 * 10**12
+    hours = Fraction(400_000 * step) / (495 * 10**12 * Fraction(1, 2)) / 3600
+    assert round(float(hours), 2) == 4850.06  # the issue: about 4,850.1 hours (202.1 days)
+    assert report["largest_batch"] == 3
+    assert "problem-swiglu" in json.dumps(report["conventions"])  # the 2026 list: the whole SwiGLU
+
+
+def test_edition_2024_trains_its_own_model_and_an_unknown_one_is_one_line():
+    report = json.loads(run("gpt2-xl", "--edition", "2024", "--json").output)
+    assert report["params"] == 1_556_764_800  # GELU MLP, learned positions, tied lm_head (the 2024 handout)
+    bad = run("gpt2-xl", "--edition", "2023")
+    assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "known editions: 2024, 2025, 2026" in bad.output
+
+
+def test_edition_accelerator_at_another_precision_is_that_accelerator_at_its_dtype():
+    report = json.loads(run("llama-2-7b", "--edition", "2026", "--precision", "bf16-mixed", "--json").output)
+    assert report["time"]["peak_flops_per_device"] == H100_BF16

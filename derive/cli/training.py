@@ -53,6 +53,9 @@ PRECISIONS = "fp32, bf16, bf16-mixed, fp16-mixed, bf16-mixed-fp32-grads, bf16-mi
               help="Sliding-window FLOPs: full (the square the reference multiplies) or band.")
 @click.option("--measured-step-time", default=None, help="Measured seconds per step: prints the MFU it means.")
 @click.option("--tokens-per-second", default=None, help="Measured tokens per second, all devices: prints the MFU.")
+@click.option("--edition", default=None,
+              help="Handout edition whose AdamW problem gives the defaults and the model of that name: 2024, 2025 "
+                   "(default), 2026 or an edition file.")
 @click.option("--sheet", "sheet_format", default=None,
               help="Also write the training-at-scale sheet of this setup: md, tex, html or all.")
 @click.option("--out", default="build", show_default=True, help="Directory of the sheet (with --sheet).")
@@ -63,7 +66,7 @@ def train(config: str, batch: int | None, budget: str | None, steps: int | None,
           precision: str, optimizer: str, dp: int | None, zero: int | None, tp: int, sp: bool, pp: int, ep: int,
           etp: int | None, micro_batch: int | None, flop_convention: str, window: str,
           measured_step_time: str | None, tokens_per_second: str | None, seq_len: int | None,
-          sheet_format: str | None, out: str,
+          edition: str | None, sheet_format: str | None, out: str,
           sets: tuple[str, ...], as_json: bool) -> None:
     """Training accounting of CONFIG: the homework's AdamW in fp32 by default (memory = a * batch + b, the
     largest batch that fits, step FLOPs and training time), or any architecture at scale: a precision ledger,
@@ -76,8 +79,11 @@ def train(config: str, batch: int | None, budget: str | None, steps: int | None,
                                ep=ep, etp=etp, micro_batch=micro_batch, flops=flop_convention, window=window,
                                measured_step_time=measured_step_time, tokens_per_second=tokens_per_second,
                                seq_len=seq_len)
-    t = api.train_account(api.load_config(config, api.parse_overrides(sets)), batch_size=batch, steps=steps,
-                          budget=budget, hardware=hardware, mfu=mfu, conventions=conv, setup=setup)
+    overrides = api.parse_overrides(sets)
+    # A name the edition defines is its model (2026's gpt2-xl has d_ff 4,288), as in `derive sheet --edition`.
+    cfg = api.load_config(config, overrides) if edition is None else api.load_edition(edition).config(config, overrides)
+    t = api.train_account(cfg, batch_size=batch, steps=steps, budget=budget, hardware=hardware, mfu=mfu,
+                          conventions=conv, setup=setup, edition=edition)
     report = api.training_report(t)
     written = api.write_training_sheet(t, sheet_format, out) if sheet_format is not None else []
     if as_json:

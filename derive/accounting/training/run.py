@@ -36,15 +36,17 @@ MAX_SECONDS = Fraction(10) ** 300  # durations are rendered as floats (at most a
 
 
 @lru_cache(maxsize=None)
-def givens() -> dict[str, Any]:
-    """The problem's givens, the defaults of `derive train`: the default handout edition's adamw-accounting
-    (configs/editions/2025.yaml: 400K steps, batch 1,024, A100 fp32, 50% MFU, 80GB / 80GiB). Keys steps,
-    batch_size, hardware (a name in hardware.yaml), mfu (a string), budgets."""
+def givens(edition: str | None = None) -> dict[str, Any]:
+    """The problem's givens, the defaults of `derive train`: a handout edition's adamw-accounting (None: the
+    default, configs/editions/2025.yaml: 400K steps, batch 1,024, A100 fp32, 50% MFU, 80GB / 80GiB). Keys steps,
+    batch_size, hardware (a name, in hardware.yaml unless the edition defines its own), hardware_entry (the
+    Hardware), mfu (a string), budgets, activations (the edition's activation set)."""
     from ..editions import load_edition  # the editions read the training package's activation lists
 
-    problem = load_edition().adamw
+    problem = load_edition(edition).adamw
     return {"steps": problem.steps, "batch_size": problem.batch_size, "hardware": problem.hardware.key,
-            "mfu": problem.mfu, "budgets": list(problem.budgets)}
+            "hardware_entry": problem.hardware, "mfu": problem.mfu, "budgets": list(problem.budgets),
+            "activations": problem.activations}
 
 
 def parse_mfu(value: str | float | Fraction) -> Fraction:
@@ -293,11 +295,13 @@ def training_hardware(name: str | None, default: str, precision: Precision) -> t
 
 def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: int | None = None,
                   budget: str | None = None, hardware: str | None = None, mfu: str | float | None = None,
-                  conventions: Conventions = Conventions(), setup: Setup | None = None) -> TrainAccounting:
-    """Training accounting of any architecture: the homework's givens by default; conventions.activations ""
-    picks the default set (scale.default_activations). UsageError naming the option on bad input."""
+                  conventions: Conventions = Conventions(), setup: Setup | None = None,
+                  edition: str | None = None) -> TrainAccounting:
+    """Training accounting of any architecture: the givens of a handout edition's AdamW problem by default (None:
+    the default edition); conventions.activations "" picks the default set (the edition's list for its own
+    architecture on one device, else scale.default_activations). UsageError naming the option on bad input."""
     setup = setup or Setup()
-    g = givens()
+    g = givens(edition)
     batch = g["batch_size"] if batch_size is None else batch_size
     n_steps = g["steps"] if steps is None else steps
     if batch <= 0:
@@ -314,7 +318,11 @@ def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: 
     if setup.window == "band" and conventions.causal:
         raise UsageError("--causal: the band convention (--window band) already counts only the causal pairs")
     if not conventions.activations:
-        conventions = replace(conventions, activations=default_activations(config, setup.parallel))
+        own = ACTIVATION_SETS.get(g["activations"])
+        single = setup.parallel.tp == 1 and setup.parallel.pp == 1
+        chosen_set = g["activations"] if edition is not None and own is not None and own.arch == config.arch \
+            and single else default_activations(config, setup.parallel)
+        conventions = replace(conventions, activations=chosen_set)
     handout = ACTIVATION_SETS.get(conventions.activations)
     if handout is not None and config.arch != handout.arch:
         # A handout's list is written for one block (the built-in ones: MHA + SwiGLU, RMSNorm, untied, no biases;
@@ -327,7 +335,16 @@ def train_account(config: ModelConfig, *, batch_size: int | None = None, steps: 
     except ValueError as exc:
         raise UsageError(f"--window {setup.window}: {config.name}: {exc}") from None
     derived = training_for(model, conventions)
-    chosen, choice = training_hardware(hardware, g["hardware"], get_precision(setup.precision))
+    precision = get_precision(setup.precision)
+    if hardware is None and g["hardware"] not in hardware_table():  # an edition's own accelerator (2026's H100)
+        if precision.key == DEFAULT_PRECISION:  # the problem's own precision: the handout's peak, as it gives it
+            chosen, choice = g["hardware_entry"], ""
+        else:  # another precision: that accelerator's peak at its compute dtype, from hardware.yaml
+            base = g["hardware"].split("-")[0]
+            chosen, choice = training_hardware(base, g["hardware"], precision)
+            choice = f"the edition's {base} at {precision.key}'s compute dtype, {precision.compute}"
+    else:
+        chosen, choice = training_hardware(hardware, g["hardware"], precision)
     t = TrainAccounting(config, batch, n_steps, parse_budget(g["budgets"][0] if budget is None else budget),
                         chosen, parse_mfu(g["mfu"] if mfu is None else mfu), derived, setup, choice)
     # Durations are shown as floats: refuse givens whose time no float can hold (--mfu 1e-400, --steps 10^400).
