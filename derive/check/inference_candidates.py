@@ -129,7 +129,7 @@ def inference_candidates(setting: Setting, run: dict) -> list[Candidate]:
     acc = account_for(setting, run)
     if acc is None:
         return []
-    d, hw, steps = acc.derivation, acc.hardware, acc.steps
+    d, steps = acc.derivation, acc.steps
     st = Setting(acc.config, acc.batch_size, acc.prompt)
     subs = {k: sympy.Integer(v) for k, v in acc.subs.items()}
     out = _trees(acc, st)

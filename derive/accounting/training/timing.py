@@ -16,9 +16,10 @@ import sympy
 
 from ...errors import UsageError, shown
 from ..conventions.facts import facts_of
-from ..hardware import utilization
 from ..conventions.registry import CONVENTIONS
+from ..hardware import Hardware, hardware_table, utilization
 from .derivation import TrainingDerivation
+from .precision import Precision
 
 EXACT = "exact"
 
@@ -76,3 +77,28 @@ class Timing:
 
     def mfu_from_throughput(self, tokens_per_second: Fraction) -> Fraction:
         return utilization(self.flops, Fraction(self.tokens) / tokens_per_second, self.devices, self.peak)
+
+
+def training_hardware(name: str | None, default: str, precision: Precision) -> tuple[Hardware, str]:
+    """The hardware whose peak times a run, and why it was chosen ("" when given as a key of hardware.yaml, or for
+    the homework's fp32 default). Without --hardware: the problem's accelerator (a100) at the precision's compute
+    dtype (bf16-mixed: a100-bf16; fp16-mixed: the entry listing fp16 in `also`), as `derive infer` completes
+    --hardware from --dtype; fp32 keeps the problem's a100-fp32. A bare accelerator name (`h100`) is completed
+    the same way. UsageError naming --hardware when no entry fits."""
+    table = hardware_table()
+    if name is not None and name in table:
+        hw = table[name]
+        return hw, "" if hw.dtype == precision.compute or precision.compute in hw.also else \
+            f"given; its {hw.dtype} peak, not {precision.key}'s compute dtype {precision.compute}"
+    base = default.rsplit("-", 1)[0] if name is None else name
+    if name is None and precision.compute == table[default].dtype:
+        return table[default], ""
+    keys = [k for k, hw in table.items() if k.rsplit("-", 1)[0] == base and
+            (hw.dtype == precision.compute or precision.compute in hw.also)]
+    if not keys:
+        if name is None:  # no entry of the problem's accelerator in this dtype: its own peak, said so
+            return table[default], f"the problem's; no {precision.compute} entry for it"
+        raise UsageError(f"--hardware: unknown hardware {shown(name)} for {precision.compute} "
+                         f"(known: {', '.join(table)})")
+    how = f"the problem's {base}" if name is None else f"--hardware {name}"
+    return table[keys[0]], f"{how} at {precision.key}'s compute dtype, {precision.compute}"
