@@ -82,8 +82,12 @@ def test_sheet_help_lists_sheets_and_editions():
 def test_the_2025_edition_holds_derive_trains_givens():
     from derive.accounting.training.run import givens
 
-    assert givens() == {"steps": 400_000, "batch_size": 1024, "hardware": "a100-fp32", "mfu": "0.5",
-                        "budgets": ["80GB", "80GiB"]}
+    g = givens()
+    assert {k: g[k] for k in ("steps", "batch_size", "hardware", "mfu", "budgets", "activations")} == {
+        "steps": 400_000, "batch_size": 1024, "hardware": "a100-fp32", "mfu": "0.5", "budgets": ["80GB", "80GiB"],
+        "activations": "problem"}
+    assert g["hardware_entry"].peak_flops == 195 * 10**11  # A100 fp32: 19.5 TFLOP/s
+    assert givens("2026")["hardware_entry"].peak_flops == 495 * 10**12  # the 2026 handout's H100 (TF32)
 
 
 def test_an_edition_of_your_own_renders_and_checks(tmp_path):
