@@ -341,3 +341,16 @@ def accounting_for(config: ModelConfig, batch: int, seq: int, cache: dict) -> Ac
     if key not in cache:
         cache[key] = account(config, batch, seq)
     return cache[key]
+
+
+def report_integers(obj, path: str = "") -> Iterator[tuple[str, int]]:
+    """(dotted path, value) of every integer in a JSON report (`derive train --json`, `derive infer --json`): the
+    figures a sheet of that run may print."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from report_integers(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from report_integers(v, f"{path}[{i}]")
+    elif isinstance(obj, int) and not isinstance(obj, bool):
+        yield path, obj

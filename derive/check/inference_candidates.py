@@ -26,7 +26,7 @@ from ..accounting.inference.report import after_generate, infer_report
 from ..accounting.inference.run import INFER_DTYPES, InferAccounting, infer_account
 from ..errors import DeriveError
 from ..model import symbols as sy
-from .candidates import Candidate, Setting, name_key, tree_candidates
+from .candidates import Candidate, Setting, name_key, report_integers, tree_candidates
 
 SECTION = "section_"  # prefix of a title compared with the claim's headings (derive.check.explain.titled)
 SECTIONS = ("kv_cache", "prefill", "decode", "bytes_moved_and_the_roofline", "memory_budget")
@@ -92,17 +92,6 @@ def _family(path: str) -> str:
     return "bytes" if "bytes" in path or path.endswith((".W_0", ".q")) else "count"
 
 
-def _flatten(obj, path: str = ""):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _flatten(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _flatten(v, f"{path}[{i}]")
-    elif isinstance(obj, int) and not isinstance(obj, bool):
-        yield path, obj
-
-
 def _trees(acc: InferAccounting, st: Setting) -> list[Candidate]:
     """Every node of the evaluated trees, with its closed form (bytes or FLOPs)."""
     steps = acc.steps
@@ -133,7 +122,7 @@ def inference_candidates(setting: Setting, run: dict) -> list[Candidate]:
     st = Setting(acc.config, acc.batch_size, acc.prompt)
     subs = {k: sympy.Integer(v) for k, v in acc.subs.items()}
     out = _trees(acc, st)
-    for path, value in _flatten(infer_report(acc, str)):
+    for path, value in report_integers(infer_report(acc, str)):
         leaf = re.sub(r"\[\d+\]", "", path.rsplit(".", 1)[-1])
         out.append(_c(value, _family(path), {leaf}, f"derive infer: {path}", st, rank=1, titles=(leaf,)))
     out += [_c(acc.kv_per_token.value, "bytes", {"kv_per_token"}, "KV cache bytes per token", st,

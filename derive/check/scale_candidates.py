@@ -29,7 +29,7 @@ from ..accounting.training.saved_memory import block_step
 from ..accounting.training.states import adafactor_elements, stage_params, states_tree
 from ..errors import DeriveError
 from ..model.steps import evaluate
-from .candidates import Candidate, Setting, name_key, tree_candidates
+from .candidates import Candidate, Setting, name_key, report_integers, tree_candidates
 from .training import known_hardware
 
 SECTION = "section_"  # prefix of a title compared with the claim's headings (derive.check.explain.titled)
@@ -82,17 +82,6 @@ def _family(path: str) -> str:
     return "count"
 
 
-def _flatten(obj, path: str = ""):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _flatten(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _flatten(v, f"{path}[{i}]")
-    elif isinstance(obj, int) and not isinstance(obj, bool):
-        yield path, obj
-
-
 def scale_candidates(setting: Setting, run: dict) -> list[Candidate]:
     """Every figure of derive train for the run the document states (module docstring); [] if derive refuses it."""
     cfg = setting.config
@@ -107,7 +96,7 @@ def scale_candidates(setting: Setting, run: dict) -> list[Candidate]:
         return []
     st = Setting(cfg, s.micro_batch, cfg.context_length)
     out: list[Candidate] = []
-    for path, value in _flatten(report):
+    for path, value in report_integers(report):
         leaf = re.sub(r"\[\d+\]", "", path.rsplit(".", 1)[-1])
         out.append(_c(value, _family(path), {leaf}, f"derive train: {path}", st, titles=(leaf,)))
     for tree, fam in ((peak.states, "bytes"), (peak.activations, "bytes"), (peak.params, "count")):
